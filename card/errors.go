@@ -1,0 +1,135 @@
+package card
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Callers test them with errors.Is; the concrete errors
+// returned by this package wrap or match them.
+var (
+	// ErrNoReader: the PC/SC service has no reader (or is not running).
+	ErrNoReader = errors.New("no smart-card reader found")
+	// ErrNoCard: the reader holds no card.
+	ErrNoCard = errors.New("no card in the reader")
+	// ErrCardRemoved: the card was removed (or reset by another program)
+	// during the operation; whatever was read so far is discarded.
+	ErrCardRemoved = errors.New("card removed")
+	// ErrUnsupportedCard: the card does not answer as a Belgian eID.
+	ErrUnsupportedCard = errors.New("not a Belgian eID card")
+	// ErrMalformed: a card file could not be parsed.
+	ErrMalformed = errors.New("malformed card data")
+	// ErrAmbiguousReader: several readers hold a card and none was named.
+	ErrAmbiguousReader = errors.New("several readers hold a card; name one")
+	// ErrReaderNotFound: the named reader does not exist.
+	ErrReaderNotFound = errors.New("reader not found")
+	// ErrPINBlocked: the PIN try counter is exhausted (SW 69 83).
+	ErrPINBlocked = errors.New("PIN blocked")
+)
+
+// StatusError is a response whose status word reports a failure. It keeps the
+// status word so callers can react to a specific one.
+type StatusError struct {
+	Command string // short name of the command, e.g. "READ BINARY"
+	SW1     byte
+	SW2     byte
+}
+
+// SW returns the status word as one number, e.g. 0x6A82.
+func (e *StatusError) SW() uint16 { return uint16(e.SW1)<<8 | uint16(e.SW2) }
+
+func (e *StatusError) Error() string {
+	msg := swText(e.SW())
+	if e.Command == "" {
+		return fmt.Sprintf("card answered %04X (%s)", e.SW(), msg)
+	}
+	return fmt.Sprintf("%s: card answered %04X (%s)", e.Command, e.SW(), msg)
+}
+
+// Is lets errors.Is(err, ErrPINBlocked) match the "authentication method
+// blocked" status word.
+func (e *StatusError) Is(target error) bool {
+	return target == ErrPINBlocked && e.SW() == 0x6983
+}
+
+// PINError is a wrong PIN (SW 63 Cx). Retries is what the card says is left.
+type PINError struct {
+	Retries int
+}
+
+func (e *PINError) Error() string {
+	if e.Retries == 1 {
+		return "wrong PIN (1 try left)"
+	}
+	return fmt.Sprintf("wrong PIN (%d tries left)", e.Retries)
+}
+
+// Is makes a PINError with no tries left match ErrPINBlocked.
+func (e *PINError) Is(target error) bool { return target == ErrPINBlocked && e.Retries == 0 }
+
+// FormatError reports a card file that could not be parsed. It matches
+// ErrMalformed.
+type FormatError struct {
+	File   string // "identity", "address", "card data", ...
+	Offset int    // byte offset of the problem, -1 when not applicable
+	Reason string
+}
+
+func (e *FormatError) Error() string {
+	if e.Offset >= 0 {
+		return fmt.Sprintf("%s file: %s (at byte %d)", e.File, e.Reason, e.Offset)
+	}
+	return fmt.Sprintf("%s file: %s", e.File, e.Reason)
+}
+
+func (e *FormatError) Is(target error) bool { return target == ErrMalformed }
+
+// swText gives the meaning of the status words the applet uses
+// (ref §2.3, §2.4, §7.3, §8.2, §8.3).
+func swText(sw uint16) string {
+	switch {
+	case sw == 0x9000:
+		return "success"
+	case sw&0xFFF0 == 0x63C0:
+		return fmt.Sprintf("wrong PIN, %d tries left", sw&0x0F)
+	}
+	switch sw {
+	case 0x6282:
+		return "end of file reached before Le bytes"
+	case 0x6283:
+		return "selected file not activated"
+	case 0x6400:
+		return "no precise diagnosis"
+	case 0x6401:
+		return "cancelled on the PIN pad"
+	case 0x6581:
+		return "memory failure"
+	case 0x6700:
+		return "wrong length"
+	case 0x6881, 0x6E00:
+		return "class not supported"
+	case 0x6982:
+		return "security status not satisfied"
+	case 0x6983:
+		return "authentication method blocked"
+	case 0x6985:
+		return "conditions of use not satisfied"
+	case 0x6986:
+		return "command not allowed (no current EF)"
+	case 0x6A80:
+		return "incorrect data"
+	case 0x6A82:
+		return "file not found"
+	case 0x6A86:
+		return "incorrect P1/P2"
+	case 0x6A87:
+		return "Lc inconsistent with P1/P2"
+	case 0x6A88:
+		return "referenced data not found"
+	case 0x6B00:
+		return "offset outside the file"
+	case 0x6D00:
+		return "instruction not supported"
+	}
+	return "unknown status"
+}
