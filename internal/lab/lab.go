@@ -1,0 +1,66 @@
+// Package lab connects tests to the PC/SC test lab (scripts/pcsc-lab): a real
+// pcscd whose vpcd virtual readers accept virtual cards over TCP.
+//
+// Tests that need the lab call Slots. Outside CI a missing lab skips the
+// test; in CI (CI=true) it fails it, because a skipped integration test there
+// would hide that the real path was never exercised.
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// Slot is one vpcd slot: the PC/SC reader name and the TCP address a virtual
+// card dials to be inserted in that reader.
+type Slot struct {
+	Reader string
+	Addr   string
+}
+
+// Slots returns the lab's slots from EID_LAB_SLOTS
+// ("reader=host:port;reader=host:port"), as printed by `pcsc-lab env`.
+func Slots(t testing.TB) []Slot {
+	t.Helper()
+	env := os.Getenv("EID_LAB_SLOTS")
+	if env == "" {
+		Require(t, "the PC/SC lab is not running (scripts/pcsc-lab start; eval \"$(scripts/pcsc-lab env)\")")
+		return nil
+	}
+	var slots []Slot
+	for _, part := range strings.Split(env, ";") {
+		reader, addr, ok := strings.Cut(part, "=")
+		if !ok {
+			t.Fatalf("EID_LAB_SLOTS: bad entry %q", part)
+		}
+		slots = append(slots, Slot{Reader: reader, Addr: addr})
+	}
+	return slots
+}
+
+// Require skips the test with reason, or fails it when running in CI.
+func Require(t testing.TB, reason string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("required in CI: %s", reason)
+	}
+	t.Skip(reason)
+}
+
+// SharedTestdata returns the path of the shared test data
+// (../shared/testdata beside the repository), failing in CI when absent.
+func SharedTestdata(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("EID_SHARED_TESTDATA")
+	if dir == "" {
+		_, file, _, _ := runtime.Caller(0)
+		dir = filepath.Join(filepath.Dir(file), "..", "..", "..", "shared", "testdata")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cards")); err != nil {
+		Require(t, "shared test data not found at "+dir+" (set EID_SHARED_TESTDATA)")
+	}
+	return dir
+}
