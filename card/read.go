@@ -1,0 +1,135 @@
+package card
+
+import (
+	"crypto/sha512"
+	"fmt"
+	"time"
+)
+
+// Parts selects what Read reads. The identity file, its signature and the
+// RRN certificate are always read: nothing can be verified without them.
+type Parts uint
+
+const (
+	PartAddress Parts = 1 << iota
+	PartPhoto
+	PartCertificates // authentication, signing, CA and root certificates
+	PartAll          = PartAddress | PartPhoto | PartCertificates
+)
+
+// ReadOptions tune Read.
+type ReadOptions struct {
+	Parts Parts       // zero means PartAll
+	Trust *TrustStore // nil means DefaultTrustStore()
+	// Now is the time the RRN chain is judged at; zero means time.Now().
+	Now time.Time
+}
+
+// GetCardData sends GET CARD DATA (80 E4 00 00 1C, ref §5) and returns the
+// raw response. A card that does not know the command is not a BELPIC card.
+func (c *Card) GetCardData() ([]byte, error) {
+	data, err := c.command("GET CARD DATA", []byte{0x80, 0xE4, 0x00, 0x00, 0x1C})
+	if err != nil {
+		if _, ok := err.(*StatusError); ok {
+			return nil, fmt.Errorf("%w (%v)", ErrUnsupportedCard, err)
+		}
+		return nil, err
+	}
+	if len(data) < 28 {
+		// Every applet answers 28 bytes (ref §5); OpenSC insists on it too.
+		return nil, fmt.Errorf("%w: GET CARD DATA returned %d bytes", ErrUnsupportedCard, len(data))
+	}
+	return data, nil
+}
+
+// ReadFiles reads the card's files inside one transaction. Either every
+// requested file is returned or an error is: a card removed half-way gives
+// ErrCardRemoved, never a partial Files.
+func (c *Card) ReadFiles(parts Parts) (*Files, error) {
+	if parts == 0 {
+		parts = PartAll
+	}
+	f := &Files{ATR: c.ATR()}
+	err := c.withTransaction(func() error {
+		var err error
+		if f.CardData, err = c.GetCardData(); err != nil {
+			return err
+		}
+		type item struct {
+			dst      *[]byte
+			path     []byte
+			cert     bool
+			optional bool // absent on some cards: 6A82 leaves the field nil
+		}
+		items := []item{
+			{&f.Identity, PathIdentity, false, false},
+			{&f.IdentitySignature, PathIdentitySignature, false, false},
+			{&f.RRNCert, PathRRNCert, true, false},
+		}
+		if parts&PartAddress != 0 {
+			items = append(items, item{&f.Address, PathAddress, false, false}, item{&f.AddressSignature, PathAddressSignature, false, false})
+		}
+		if parts&PartPhoto != 0 {
+			items = append(items, item{&f.Photo, PathPhoto, false, false})
+		}
+		if len(f.CardData) > 21 && f.CardData[21] >= 0x18 {
+			// The basic public key exists from applet 1.8 on (ref §3.1).
+			items = append(items, item{&f.BasicKey, PathBasicKey, false, true})
+		}
+		if parts&PartCertificates != 0 {
+			items = append(items,
+				item{&f.AuthCert, PathAuthCert, true, true},
+				item{&f.SignCert, PathSignCert, true, true},
+				item{&f.CACert, PathCACert, true, true},
+				item{&f.RootCert, PathRootCert, true, true})
+		}
+		for _, it := range items {
+			var size func([]byte) int
+			if it.cert {
+				size = derSize
+			}
+			b, err := c.readFile(it.path, size)
+			if err != nil {
+				if it.optional && isNotFound(err) {
+					continue
+				}
+				return fmt.Errorf("reading %X: %w", it.path, err)
+			}
+			*it.dst = b
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Read reads, decodes and verifies the card.
+func (c *Card) Read(opt ReadOptions) (*Reading, error) {
+	f, err := c.ReadFiles(opt.Parts)
+	if err != nil {
+		return nil, err
+	}
+	r, err := Decode(f)
+	if err != nil {
+		return nil, err
+	}
+	r.Card.Reader = c.reader
+	trust := opt.Trust
+	if trust == nil {
+		trust = DefaultTrustStore()
+	}
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	r.Integrity = mergeIntegrity(r.Integrity, Verify(f, trust, now))
+	return r, nil
+}
+
+// basicKeyHash is the hash identity tag 1A holds for file 4040 (ref §8.5).
+func basicKeyHash(b []byte) []byte {
+	h := sha512.Sum384(b)
+	return h[:]
+}

@@ -1,0 +1,177 @@
+package card
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Transport carries command APDUs to one card and returns the response APDU
+// (data || SW1 SW2). PC/SC is one Transport; a virtual card plugged in
+// in-process is another.
+//
+// A Transport reports a card that went away with an error matching
+// ErrCardRemoved.
+type Transport interface {
+	Transmit(cmd []byte) ([]byte, error)
+}
+
+// Transactor is implemented by transports that can give one program exclusive
+// use of the card for a sequence of APDUs (PC/SC transactions). Card uses it
+// around every multi-APDU operation so another program cannot interleave
+// commands (and change the selected file) in the middle of a read.
+type Transactor interface {
+	Begin() error
+	End() error
+}
+
+// TransportFunc adapts a function to Transport.
+type TransportFunc func(cmd []byte) ([]byte, error)
+
+// Transmit calls f.
+func (f TransportFunc) Transmit(cmd []byte) ([]byte, error) { return f(cmd) }
+
+// Stats counts the traffic of a Card: commands sent (GET RESPONSE and 6Cxx
+// re-sends included) and bytes in each direction.
+type Stats struct {
+	APDUs         int
+	BytesSent     int
+	BytesReceived int
+}
+
+// Card is a Belgian eID card reached through a Transport. A Card is not safe
+// for concurrent use: one operation at a time (the agent serialises per
+// reader).
+type Card struct {
+	t      Transport
+	reader string
+	atr    []byte
+	stats  Stats
+
+	// ReadBlock is the Le of READ BINARY (1..256). 256 reads a file in the
+	// fewest commands; eid-mw uses 252 because of one old reader (ref §2.4).
+	ReadBlock int
+	// Delay6C is the pause before re-sending a command the card answered
+	// with 6C xx: V1 cards stop answering when the re-send comes too soon
+	// (ref §2.4: 10 ms in commons-eid, 40 ms in OpenSC, 50 ms in eid-mw).
+	Delay6C time.Duration
+
+	closer func() error
+}
+
+// New wraps a Transport. reader and atr are informational (they end up in
+// the Reading); atr may be nil.
+func New(t Transport, reader string, atr []byte) *Card {
+	return &Card{t: t, reader: reader, atr: append([]byte(nil), atr...), ReadBlock: 256, Delay6C: 50 * time.Millisecond}
+}
+
+// Reader returns the reader name given at connection.
+func (c *Card) Reader() string { return c.reader }
+
+// ATR returns the card's answer to reset.
+func (c *Card) ATR() []byte { return append([]byte(nil), c.atr...) }
+
+// Stats returns the traffic counted since the card was opened.
+func (c *Card) Stats() Stats { return c.stats }
+
+// Close releases the connection (for PC/SC: SCardDisconnect, leaving the card
+// powered). Closing a Card made by New does nothing.
+func (c *Card) Close() error {
+	if c.closer == nil {
+		return nil
+	}
+	err := c.closer()
+	c.closer = nil
+	return err
+}
+
+// withTransaction runs f inside a transaction when the transport has them.
+func (c *Card) withTransaction(f func() error) (err error) {
+	tx, ok := c.t.(Transactor)
+	if !ok {
+		return f()
+	}
+	if err := tx.Begin(); err != nil {
+		return err
+	}
+	defer func() {
+		if endErr := tx.End(); endErr != nil && err == nil {
+			// The card was pulled between the last APDU and the end of the
+			// transaction: the data is complete, but say what happened only
+			// if nothing else failed.
+			if !errors.Is(endErr, ErrCardRemoved) {
+				err = endErr
+			}
+		}
+	}()
+	return f()
+}
+
+// Transmit sends one command APDU and resolves the T=0 transport quirks:
+// 61 xx (more data: GET RESPONSE) and 6C xx (wrong Le: re-send with Le=xx).
+// It returns the response data and the final status word; a status word
+// other than 9000 is not an error here (callers decide).
+func (c *Card) Transmit(cmd []byte) (data []byte, sw uint16, err error) {
+	resp, err := c.transmitRaw(cmd)
+	if err != nil {
+		return nil, 0, err
+	}
+	resent := false
+	for {
+		body, sw1, sw2 := resp[:len(resp)-2], resp[len(resp)-2], resp[len(resp)-1]
+		data = append(data, body...)
+		switch {
+		case sw1 == 0x61:
+			// ref §2.5: xx bytes wait (00 = 256 or more); fetch them, the
+			// card may chain again with 61 yy.
+			resp, err = c.transmitRaw([]byte{0x00, 0xC0, 0x00, 0x00, sw2})
+		case sw1 == 0x6C && !resent && len(cmd) == 5:
+			// ref §2.4: Le too large for what is left. Only case-2 commands
+			// (READ BINARY, GET CARD DATA) have a trailing Le to correct.
+			resent = true
+			time.Sleep(c.Delay6C)
+			retry := append([]byte(nil), cmd...)
+			retry[4] = sw2
+			resp, err = c.transmitRaw(retry)
+		default:
+			return data, uint16(sw1)<<8 | uint16(sw2), nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+}
+
+func (c *Card) transmitRaw(cmd []byte) ([]byte, error) {
+	c.stats.APDUs++
+	c.stats.BytesSent += len(cmd)
+	resp, err := c.t.Transmit(cmd)
+	if err != nil {
+		return nil, err
+	}
+	c.stats.BytesReceived += len(resp)
+	if len(resp) < 2 {
+		return nil, fmt.Errorf("card answered %d bytes, expected at least a status word: %w", len(resp), ErrUnsupportedCard)
+	}
+	return resp, nil
+}
+
+// command sends cmd and turns a status word other than 9000 into a
+// *StatusError (or *PINError for 63 Cx) named after the command.
+func (c *Card) command(name string, cmd []byte) ([]byte, error) {
+	data, sw, err := c.Transmit(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if sw != 0x9000 {
+		return data, swError(name, sw)
+	}
+	return data, nil
+}
+
+func swError(name string, sw uint16) error {
+	if sw&0xFFF0 == 0x63C0 {
+		return &PINError{Retries: int(sw & 0x0F)}
+	}
+	return &StatusError{Command: name, SW1: byte(sw >> 8), SW2: byte(sw)}
+}
