@@ -2,4 +2,4 @@ module github.com/eid-agent/eid-agent
 
 go 1.26.8
 
-require github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25 // indirect
+require github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25

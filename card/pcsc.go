@@ -185,6 +185,14 @@ func (p *pcscTransport) Transmit(cmd []byte) ([]byte, error) {
 	if err != nil {
 		return nil, p.failure(err)
 	}
+	if len(resp) < 2 {
+		// A card pulled out during the command can come back as an empty
+		// answer without any error (seen with pcscd 1.9.9 and vpcd); only
+		// the next call fails. Check presence before calling it garbage.
+		if err := p.failure(scard.ErrCommError); errors.Is(err, ErrCardRemoved) {
+			return nil, err
+		}
+	}
 	return resp, nil
 }
 
