@@ -1,0 +1,24 @@
+# The two commands a newcomer needs: `make demo` and `make test` (README).
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+.PHONY: build test demo lab-start lab-stop bench
+
+build:
+	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/eid-agent ./cmd/eid-agent
+
+test:
+	scripts/test
+
+demo: build
+	scripts/demo
+
+bench:
+	scripts/bench
+
+lab-start:
+	scripts/pcsc-lab install
+	scripts/pcsc-lab start 2
+
+lab-stop:
+	scripts/pcsc-lab stop
