@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/big"
 	"time"
 )
 
@@ -76,6 +77,10 @@ func Verify(f *Files, trust *TrustStore, now time.Time) Integrity {
 		}
 	}
 
+	if f.Challenge != nil || f.ChallengeSignature != nil {
+		in.ChipAuthentication, in.ChipAuthenticationDetail = verdict(checkChallenge(f.BasicKey, f.Challenge, f.ChallengeSignature))
+	}
+
 	if rrnErr != nil {
 		in.RRNChain, in.RRNChainDetail = Untrusted, "RRN certificate: "+rrnErr.Error()
 	} else {
@@ -98,6 +103,7 @@ func mergeIntegrity(base, v Integrity) Integrity {
 	base.Address, base.AddressDetail = v.Address, v.AddressDetail
 	base.Photo, base.PhotoDetail = v.Photo, v.PhotoDetail
 	base.BasicKey, base.BasicKeyDetail = v.BasicKey, v.BasicKeyDetail
+	base.ChipAuthentication, base.ChipAuthenticationDetail = v.ChipAuthentication, v.ChipAuthenticationDetail
 	base.RRNChain, base.RRNChainDetail = v.RRNChain, v.RRNChainDetail
 	return base
 }
@@ -181,6 +187,32 @@ func checkBasicKey(want, file []byte) error {
 		return nil
 	}
 	return errors.New("SHA-384 of the basic key file does not match identity tag 1A")
+}
+
+// checkChallenge verifies the basic key's raw r||s signature over the
+// challenge, taken as the digest itself (ref §8.5).
+func checkChallenge(basicKey, challenge, sig []byte) error {
+	n := derSize(basicKey)
+	if n <= 0 || n > len(basicKey) {
+		return errors.New("basic key file does not hold a DER public key")
+	}
+	pub, err := x509.ParsePKIXPublicKey(basicKey[:n])
+	if err != nil {
+		return fmt.Errorf("basic key: %w", err)
+	}
+	ec, ok := pub.(*ecdsa.PublicKey)
+	if !ok {
+		return fmt.Errorf("basic key is %T, not ECDSA", pub)
+	}
+	size := (ec.Curve.Params().BitSize + 7) / 8
+	if len(sig) != 2*size {
+		return fmt.Errorf("chip answered a %d-byte signature, want %d", len(sig), 2*size)
+	}
+	r, s := new(big.Int).SetBytes(sig[:size]), new(big.Int).SetBytes(sig[size:])
+	if !ecdsa.Verify(ec, challenge, r, s) {
+		return errors.New("the chip's signature over the challenge does not verify with the basic key")
+	}
+	return nil
 }
 
 func tagValue(fields []Field, tag byte) []byte {

@@ -163,8 +163,11 @@ func TestReadThroughPCSC(t *testing.T) {
 				if p.PKI != nil && p.PKI.Root != nil && in.RRNChain != card.Trusted {
 					t.Errorf("RRN chain %s: %s", in.RRNChain, in.RRNChainDetail)
 				}
-				if p.Applet == "1.8" && in.BasicKey != card.Valid {
-					t.Errorf("basic key %q: %s", in.BasicKey, in.BasicKeyDetail)
+				if p.Applet == "1.8" && (in.BasicKey != card.Valid || in.ChipAuthentication != card.Valid) {
+					t.Errorf("basic key %q (%s), chip %q (%s)", in.BasicKey, in.BasicKeyDetail, in.ChipAuthentication, in.ChipAuthenticationDetail)
+				}
+				if p.Applet != "1.8" && in.ChipAuthentication != "" {
+					t.Errorf("chip authentication %q on applet %s", in.ChipAuthentication, p.Applet)
 				}
 			})
 		}
@@ -247,6 +250,7 @@ func TestYankThroughPCSC(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
+			c.Delay6C = 0 // the emulator needs no pause; keep 51 reads quick
 			in.YankAfter(n)
 			files, err := c.ReadFiles(card.PartAll)
 			if !errors.Is(err, card.ErrCardRemoved) {

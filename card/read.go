@@ -1,6 +1,7 @@
 package card
 
 import (
+	"crypto/rand"
 	"crypto/sha512"
 	"fmt"
 	"time"
@@ -14,7 +15,12 @@ const (
 	PartAddress Parts = 1 << iota
 	PartPhoto
 	PartCertificates // authentication, signing, CA and root certificates
-	PartAll          = PartAddress | PartPhoto | PartCertificates
+	// PartChipAuthentication runs the applet 1.8 basic-key challenge. A
+	// card answers at most 5000 of them before it needs the PIN (ref §8.5),
+	// so callers that read the same card often should ask for it once per
+	// insertion.
+	PartChipAuthentication
+	PartAll = PartAddress | PartPhoto | PartCertificates | PartChipAuthentication
 )
 
 // ReadOptions tune Read.
@@ -39,6 +45,7 @@ func (c *Card) GetCardData() ([]byte, error) {
 		// Every applet answers 28 bytes (ref §5); OpenSC insists on it too.
 		return nil, fmt.Errorf("%w: GET CARD DATA returned %d bytes", ErrUnsupportedCard, len(data))
 	}
+	c.cardData = data
 	return data, nil
 }
 
@@ -97,6 +104,12 @@ func (c *Card) ReadFiles(parts Parts) (*Files, error) {
 			}
 			*it.dst = b
 		}
+		if f.BasicKey != nil && parts&PartChipAuthentication != 0 {
+			f.Challenge, f.ChallengeSignature, err = c.internalAuthenticate()
+			if err != nil {
+				return fmt.Errorf("chip authentication: %w", err)
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -126,6 +139,23 @@ func (c *Card) Read(opt ReadOptions) (*Reading, error) {
 	}
 	r.Integrity = mergeIntegrity(r.Integrity, Verify(f, trust, now))
 	return r, nil
+}
+
+// internalAuthenticate asks the basic key (ref 81) to sign 48 random bytes:
+// INTERNAL AUTHENTICATE with algorithm 02 (P-384), the challenge in tag 94
+// (ref §8.5). The card signs the bytes as a SHA-384-sized digest and answers
+// raw r||s through 61 60 / GET RESPONSE.
+func (c *Card) internalAuthenticate() (challenge, sig []byte, err error) {
+	challenge = make([]byte, 48)
+	if _, err := rand.Read(challenge); err != nil {
+		return nil, nil, err
+	}
+	cmd := append([]byte{0x00, 0x88, 0x02, 0x81, 0x32, 0x94, 0x30}, challenge...)
+	sig, err = c.command("INTERNAL AUTHENTICATE", cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	return challenge, sig, nil
 }
 
 // basicKeyHash is the hash identity tag 1A holds for file 4040 (ref §8.5).

@@ -19,6 +19,12 @@ type Files struct {
 	CACert   []byte // 3F00/DF00/503A
 	RootCert []byte // 3F00/DF00/503B
 	RRNCert  []byte // 3F00/DF00/503C
+
+	// Challenge and ChallengeSignature are the applet 1.8 chip
+	// authentication (ref §8.5): random bytes sent with INTERNAL
+	// AUTHENTICATE and the raw r||s signature the basic key made over them.
+	Challenge          []byte
+	ChallengeSignature []byte
 }
 
 // Reading is one complete, decoded and verified read of a card. Its JSON form
@@ -135,8 +141,13 @@ type Integrity struct {
 	// on cards that have none.
 	BasicKey       string `json:"basicKey,omitempty"`
 	BasicKeyDetail string `json:"basicKeyDetail,omitempty"`
-	RRNChain       string `json:"rrnChain"`
-	RRNChainDetail string `json:"rrnChainDetail,omitempty"`
+	// ChipAuthentication is the 1.8 basic key's signature over a fresh
+	// challenge: the chip holds the key the National Register signed for,
+	// so the data was not copied onto another chip. Absent when not run.
+	ChipAuthentication       string `json:"chipAuthentication,omitempty"`
+	ChipAuthenticationDetail string `json:"chipAuthenticationDetail,omitempty"`
+	RRNChain                 string `json:"rrnChain"`
+	RRNChainDetail           string `json:"rrnChainDetail,omitempty"`
 	// Check digits of the national number (SSIN) and of the card number.
 	NationalNumber       string `json:"nationalNumber"`
 	NationalNumberDetail string `json:"nationalNumberDetail,omitempty"`

@@ -47,22 +47,45 @@ type Card struct {
 	reader string
 	atr    []byte
 	stats  Stats
+	// cardData is the last GET CARD DATA answer; it tells the applet.
+	cardData []byte
 
 	// ReadBlock is the Le of READ BINARY (1..256). 256 reads a file in the
 	// fewest commands; eid-mw uses 252 because of one old reader (ref §2.4).
 	ReadBlock int
 	// Delay6C is the pause before re-sending a command the card answered
-	// with 6C xx: V1 cards stop answering when the re-send comes too soon
-	// (ref §2.4: 10 ms in commons-eid, 40 ms in OpenSC, 50 ms in eid-mw).
+	// with 6C xx. Delay6CAuto (the default) picks it from the card data
+	// once GET CARD DATA has been read; see auto6CDelay.
 	Delay6C time.Duration
 
 	closer func() error
 }
 
+// Delay6CAuto lets the card's GET CARD DATA decide Delay6C.
+const Delay6CAuto time.Duration = -1
+
+// auto6CDelay is the pause after 6C xx for a card. V1 cards stop answering
+// when the re-send follows too soon (ref §2.4: at least 10 ms per
+// commons-eid; OpenSC waits 40 ms for every BELPIC card; eid-mw waits 50 ms
+// when GET CARD DATA bytes 22-23 are 00 01, which covers V1 cards and, by
+// the same bytes, 1.8). eid-mw's rule plus every pre-1.7 applet is followed,
+// with its 50 ms; applet 1.7 cards (bytes 00 03) get no pause, as in eid-mw.
+// A read ends most files with a 6C, so this is most of a 1.1 or 1.8 read's
+// time (docs/benchmarks.md).
+func auto6CDelay(cardData []byte) time.Duration {
+	if len(cardData) < 24 {
+		return 50 * time.Millisecond
+	}
+	if cardData[21] < 0x17 || (cardData[22] == 0x00 && cardData[23] == 0x01) {
+		return 50 * time.Millisecond
+	}
+	return 0
+}
+
 // New wraps a Transport. reader and atr are informational (they end up in
 // the Reading); atr may be nil.
 func New(t Transport, reader string, atr []byte) *Card {
-	return &Card{t: t, reader: reader, atr: append([]byte(nil), atr...), ReadBlock: 256, Delay6C: 50 * time.Millisecond}
+	return &Card{t: t, reader: reader, atr: append([]byte(nil), atr...), ReadBlock: 256, Delay6C: Delay6CAuto}
 }
 
 // Reader returns the reader name given at connection.
@@ -129,7 +152,11 @@ func (c *Card) Transmit(cmd []byte) (data []byte, sw uint16, err error) {
 			// ref §2.4: Le too large for what is left. Only case-2 commands
 			// (READ BINARY, GET CARD DATA) have a trailing Le to correct.
 			resent = true
-			time.Sleep(c.Delay6C)
+			if d := c.Delay6C; d > 0 {
+				time.Sleep(d)
+			} else if d == Delay6CAuto {
+				time.Sleep(auto6CDelay(c.cardData))
+			}
 			retry := append([]byte(nil), cmd...)
 			retry[4] = sw2
 			resp, err = c.transmitRaw(retry)

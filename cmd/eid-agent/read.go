@@ -112,6 +112,7 @@ func integrityProblems(in card.Integrity) []string {
 	add("address", in.Address, in.AddressDetail, card.Valid)
 	add("photo", in.Photo, in.PhotoDetail, card.Valid)
 	add("basic key", in.BasicKey, in.BasicKeyDetail, card.Valid)
+	add("chip authentication", in.ChipAuthentication, in.ChipAuthenticationDetail, card.Valid)
 	add("RRN chain", in.RRNChain, in.RRNChainDetail, card.Trusted)
 	add("national number", in.NationalNumber, in.NationalNumberDetail, card.Valid)
 	add("card number", in.CardNumber, in.CardNumberDetail, card.Valid)
@@ -150,6 +151,10 @@ func printText(w io.Writer, r *card.Reading) error {
 		row("Photo", fmt.Sprintf("JPEG, sha256 %s", r.PhotoSHA256))
 	}
 	in := r.Integrity
-	row("Integrity", fmt.Sprintf("identity %s, address %s, photo %s, RRN chain %s", in.Identity, in.Address, in.Photo, in.RRNChain))
+	verdicts := fmt.Sprintf("identity %s, address %s, photo %s, RRN chain %s", in.Identity, in.Address, in.Photo, in.RRNChain)
+	if in.ChipAuthentication != "" {
+		verdicts += ", chip " + in.ChipAuthentication
+	}
+	row("Integrity", verdicts)
 	return tw.Flush()
 }
