@@ -2,4 +2,8 @@ module github.com/eid-agent/eid-agent
 
 go 1.26.8
 
-require github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
+require (
+	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
+	golang.org/x/sys v0.50.0
+	golang.org/x/term v0.48.0
+)

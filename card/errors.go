@@ -52,12 +52,17 @@ func (e *StatusError) Is(target error) bool {
 	return target == ErrPINBlocked && e.SW() == 0x6983
 }
 
-// PINError is a wrong PIN (SW 63 Cx). Retries is what the card says is left.
+// PINError is a wrong PIN (SW 63 Cx). Retries is what the card says is
+// left, or -1 when the path used cannot tell (PKCS#11 only has "count low"
+// and "final try" flags).
 type PINError struct {
 	Retries int
 }
 
 func (e *PINError) Error() string {
+	if e.Retries < 0 {
+		return "wrong PIN"
+	}
 	if e.Retries == 1 {
 		return "wrong PIN (1 try left)"
 	}
