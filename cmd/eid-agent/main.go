@@ -20,6 +20,9 @@ const (
 	exitIntegrity = 3 // the card was read and printed, but a check failed
 )
 
+// version is stamped at build time (Makefile: -X main.version=...).
+var version = "dev"
+
 type command struct {
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) int
@@ -29,6 +32,7 @@ var commands = map[string]command{
 	"readers": {"list the smart-card readers and what each holds", runReaders},
 	"read":    {"read the card and print it (text, --json or --xml)", runRead},
 	"vcard":   {"insert a built-in virtual card into a vpcd virtual reader", runVcard},
+	"version": {"print the version", func(_ []string, stdout, _ io.Writer) int { fmt.Fprintln(stdout, "eid-agent", version); return exitOK }},
 }
 
 func main() {
