@@ -272,3 +272,32 @@ func TestVcardCommand(t *testing.T) {
 	}
 	waitReader(t, slot.Reader, "no card")
 }
+
+// otherCard is a smart card that is not a Belgian eID (a PIV-like ATR; it
+// knows no BELPIC command).
+type otherCard struct{}
+
+func (otherCard) ATR() []byte {
+	return []byte{0x3B, 0x8F, 0x80, 0x01, 0x80, 0x4F, 0x0C, 0xA0, 0x00, 0x00, 0x03, 0x06, 0x03, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x6A}
+}
+func (otherCard) PowerOn()                   {}
+func (otherCard) PowerOff()                  {}
+func (otherCard) Reset()                     {}
+func (otherCard) Transmit(cmd []byte) []byte { return []byte{0x6D, 0x00} }
+
+func TestUnknownCard(t *testing.T) {
+	slot := lab.Slots(t)[1]
+	in, err := vpcd.Insert(context.Background(), slot.Addr, otherCard{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Remove()
+		waitReader(t, slot.Reader, "no card")
+	})
+	waitReader(t, slot.Reader, "unknown card")
+	r := runAgent(t, "read", "--reader", slot.Reader)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "not a Belgian eID card") {
+		t.Errorf("unknown card: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
