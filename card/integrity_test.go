@@ -2,6 +2,8 @@ package card
 
 import (
 	"crypto/x509"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,4 +136,32 @@ func mustDER(t *testing.T, b []byte) []byte {
 		t.Fatalf("certificate: %v", err)
 	}
 	return der
+}
+
+func TestTrustStoreAddDir(t *testing.T) {
+	alice := loadDump(t, "alice-v11-rsa")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "testroot.der"), mustDER(t, alice.RootCert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "broken.pem"), []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("ignored"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ts := &TrustStore{}
+	err := ts.AddDir(dir)
+	if err == nil || !strings.Contains(err.Error(), "broken.pem") {
+		t.Errorf("the broken file is not reported: %v", err)
+	}
+	if len(ts.Roots()) != 1 {
+		t.Fatalf("%d roots, want the one good file", len(ts.Roots()))
+	}
+	if in := Verify(alice, ts, time.Now()); in.RRNChain != Trusted {
+		t.Errorf("root from a folder not used: %s", in.RRNChainDetail)
+	}
+	if err := ts.AddDir(filepath.Join(dir, "absent")); err != nil {
+		t.Errorf("a missing folder is an error: %v", err)
+	}
 }

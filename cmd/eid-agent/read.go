@@ -27,7 +27,10 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eid-agent read: --json and --xml exclude each other")
 		return exitUsage
 	}
-	trust := card.DefaultTrustStore().Clone()
+	trust, err := card.SystemTrustStore()
+	if err != nil {
+		fmt.Fprintf(stderr, "eid-agent: warning: %v\n", err)
+	}
 	for _, f := range roots {
 		if err := trust.AddFile(f); err != nil {
 			return fail(stderr, fmt.Errorf("--trust-root: %w", err))
