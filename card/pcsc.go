@@ -196,6 +196,17 @@ func (p *pcscTransport) Transmit(cmd []byte) ([]byte, error) {
 	return resp, nil
 }
 
+// Control sends a control code to the reader (SCardControl), for PIN pads
+// (ref §7.7). Readers that do not implement it (vpcd) answer
+// SCARD_E_UNSUPPORTED_FEATURE, returned as is.
+func (p *pcscTransport) Control(code uint32, in []byte) ([]byte, error) {
+	out, err := p.h.Control(code, in)
+	if err != nil {
+		return nil, p.failure(err)
+	}
+	return out, nil
+}
+
 func (p *pcscTransport) Begin() error {
 	if err := p.h.BeginTransaction(); err != nil {
 		return p.failure(err)

@@ -59,6 +59,9 @@ type Card struct {
 	Delay6C time.Duration
 
 	closer func() error
+
+	// pin is the PIN and PIN-pad state of the card session (pinops.go).
+	pin pinState
 }
 
 // Delay6CAuto lets the card's GET CARD DATA decide Delay6C.
