@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/lab"
+)
+
+// runAgentStdin runs the binary with stdin (the PIN for --pin-stdin).
+func runAgentStdin(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{so.String(), se.String(), code}
+}
+
+// verifySignOutput checks a `sign --json` answer against the data.
+func verifySignOutput(t *testing.T, out string, data []byte, wantAlg string) {
+	t.Helper()
+	var s signOutput
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if s.Algorithm != wantAlg {
+		t.Errorf("algorithm %s, want %s", s.Algorithm, wantAlg)
+	}
+	cert, err := x509.ParseCertificate(s.Certificate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch pub := cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		h := sha256.Sum256(data)
+		if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, h[:], s.Signature); err != nil {
+			t.Errorf("RSA signature: %v", err)
+		}
+	case *ecdsa.PublicKey:
+		h := sha512.Sum384(data)
+		if !ecdsa.VerifyASN1(pub, h[:], s.Signature) {
+			t.Error("ECDSA signature does not verify")
+		}
+	}
+}
+
+func TestSignAPDU(t *testing.T) {
+	slot := lab.Slots(t)[0]
+	data := []byte("admission 2026-11-29\n")
+	file := filepath.Join(t.TempDir(), "doc.txt")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		preset, alg string
+	}{{"citizen-1.7", "RS256"}, {"citizen-1.8", "ES384"}, {"citizen-1.1", "RS256"}} {
+		t.Run(tt.preset, func(t *testing.T) {
+			p, err := virtual.Preset(tt.preset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			insertCard(t, slot, p)
+			for _, key := range []string{"auth", "signing"} {
+				r := runAgentStdin(t, "1234\n", "sign", "--reader", slot.Reader, "--key", key, "--in", file, "--pin-stdin", "--json", "--path", "apdu")
+				if r.code != 0 {
+					t.Fatalf("%s: exit %d: %s", key, r.code, r.stderr)
+				}
+				verifySignOutput(t, r.stdout, data, tt.alg)
+			}
+		})
+	}
+}
+
+func TestPINCommands(t *testing.T) {
+	slot := lab.Slots(t)[0]
+	p, err := virtual.Preset("citizen-1.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertCard(t, slot, p)
+	file := filepath.Join(t.TempDir(), "doc.txt")
+	os.WriteFile(file, []byte("x"), 0o644)
+
+	r := runAgent(t, "pin", "status", "--reader", slot.Reader)
+	if r.code != 0 || !strings.Contains(r.stdout, "3 of 3 tries left") {
+		t.Fatalf("pin status: exit %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	// A wrong PIN: one try lost, reported, never retried by the agent
+	// (stdin holds a second, right PIN that must not be used).
+	r = runAgentStdin(t, "9999\n1234\n", "sign", "--reader", slot.Reader, "--key", "signing", "--in", file, "--pin-stdin", "--path", "apdu")
+	if r.code != exitFailure || !strings.Contains(r.stderr, "wrong PIN (2 tries left)") {
+		t.Fatalf("wrong PIN: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = runAgent(t, "pin", "status", "--reader", slot.Reader)
+	if !strings.Contains(r.stdout, "2 of 3 tries left") {
+		t.Fatalf("after a wrong PIN: %q", r.stdout)
+	}
+	// A malformed PIN costs no try.
+	r = runAgentStdin(t, "12\n", "sign", "--reader", slot.Reader, "--key", "auth", "--in", file, "--pin-stdin", "--path", "apdu")
+	if r.code != exitFailure {
+		t.Fatalf("short PIN: exit %d", r.code)
+	}
+	r = runAgent(t, "pin", "status", "--reader", slot.Reader)
+	if !strings.Contains(r.stdout, "2 of 3 tries left") {
+		t.Fatalf("after a malformed PIN: %q", r.stdout)
+	}
+	r = runAgentStdin(t, "1234\n24680\n", "pin", "change", "--reader", slot.Reader, "--pin-stdin")
+	if r.code != 0 || !strings.Contains(r.stdout, "PIN changed") {
+		t.Fatalf("pin change: exit %d %q", r.code, r.stderr)
+	}
+	r = runAgentStdin(t, "24680\n", "sign", "--reader", slot.Reader, "--key", "signing", "--in", file, "--pin-stdin", "--json", "--path", "apdu")
+	if r.code != 0 {
+		t.Fatalf("sign with the new PIN: exit %d %q", r.code, r.stderr)
+	}
+	r = runAgent(t, "pin", "status", "--reader", slot.Reader)
+	if !strings.Contains(r.stdout, "3 of 3 tries left") {
+		t.Fatalf("after the right PIN: %q", r.stdout)
+	}
+}
