@@ -1,0 +1,124 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/eid-agent/eid-agent/bridge/webeid"
+)
+
+// Backend carries out the card operations. The agent implements it: it
+// owns the readers, queues requests per reader (a second request for a
+// busy reader waits, with a timeout that ends in BUSY_TIMEOUT), shows PIN
+// dialogs and reports progress through the Progress function in ctx.
+//
+// Every ctx is cancelled when the client disconnects. Errors may be
+// *Error or the card package's errors; anything else becomes INTERNAL.
+type Backend interface {
+	Readers(ctx context.Context) ([]ReaderInfo, error)
+	// Subscribe streams reader and card events until ctx ends. Events
+	// carry no personal data.
+	Subscribe(ctx context.Context) (<-chan CardEvent, error)
+	// Read returns, for each requested field, its JSON value (the member
+	// of the Reading JSON of docs/reading-json.md with that name). The
+	// bridge drops anything not requested.
+	Read(ctx context.Context, req ReadRequest) (map[string]json.RawMessage, error)
+	// Authenticate makes a Web eID token with the authentication key
+	// (normally through webeid.Create). Origin is the one the bridge saw
+	// on the handshake and Nonce is already validated.
+	Authenticate(ctx context.Context, req AuthenticateRequest) (*webeid.Token, error)
+	SigningCertificate(ctx context.Context, req SigningCertificateRequest) (*SigningCertificateResult, error)
+	Sign(ctx context.Context, req SignRequest) (*SignResult, error)
+	// ReadingProof returns the reading-proof record
+	// (../shared/docs/isi-plus-and-reading-proofs.md) as JSON.
+	ReadingProof(ctx context.Context, req ReadingProofRequest) (json.RawMessage, error)
+}
+
+// ReaderInfo describes one reader; no personal data.
+type ReaderInfo struct {
+	Name string `json:"name"`
+	// Card: "none", "belpic" or "unknown".
+	Card          string `json:"card"`
+	AppletVersion string `json:"appletVersion,omitempty"`
+	PINPad        bool   `json:"pinPad"`
+}
+
+// CardEvent is a reader or card change: Type is reader-added,
+// reader-removed, card-inserted or card-removed.
+type CardEvent struct {
+	Type   string `json:"-"`
+	Reader string `json:"reader"`
+	// Card is set on card-inserted: "belpic" or "unknown".
+	Card string `json:"card,omitempty"`
+}
+
+// Caller says who asked, as the bridge established it: a web origin
+// (from the Origin header) or a desktop application (from its token).
+type Caller struct {
+	Origin string // "https://app.example:8443"; empty for desktop apps
+	App    string // desktop application name; empty for web origins
+}
+
+// String is the consent subject: the origin, or "app:NAME".
+func (c Caller) String() string {
+	if c.Origin != "" {
+		return c.Origin
+	}
+	return "app:" + c.App
+}
+
+type ReadRequest struct {
+	Caller Caller   `json:"-"`
+	Reader string   `json:"reader,omitempty"`
+	Fields []string `json:"fields"`
+}
+
+type AuthenticateRequest struct {
+	Caller Caller `json:"-"`
+	Origin string `json:"-"` // the handshake Origin; never from params
+	Reader string `json:"reader,omitempty"`
+	Nonce  string `json:"nonce"`
+}
+
+type SigningCertificateRequest struct {
+	Caller Caller `json:"-"`
+	Reader string `json:"reader,omitempty"`
+}
+
+// SignatureAlgorithm names a signature the card can make, as Web eID
+// reports them.
+type SignatureAlgorithm struct {
+	CryptoAlgorithm string `json:"cryptoAlgorithm"` // "ECC" or "RSA"
+	HashFunction    string `json:"hashFunction"`    // "SHA-256", ...
+	PaddingScheme   string `json:"paddingScheme"`   // "NONE", "PKCS1.5", "PSS"
+}
+
+type SigningCertificateResult struct {
+	Certificate                  string               `json:"certificate"` // base64 DER
+	SupportedSignatureAlgorithms []SignatureAlgorithm `json:"supportedSignatureAlgorithms"`
+}
+
+// SignRequest signs a hash the caller computed with the signing
+// (non-repudiation) key. The authentication key is never used for raw
+// hashes: only Authenticate uses it.
+type SignRequest struct {
+	Caller       Caller `json:"-"`
+	Reader       string `json:"reader,omitempty"`
+	Certificate  string `json:"certificate"`  // base64 DER, must be the card's signing certificate
+	Hash         string `json:"hash"`         // base64
+	HashFunction string `json:"hashFunction"` // "SHA-256", "SHA-384", "SHA-512", ...
+	HashBytes    []byte `json:"-"`            // decoded, length checked
+}
+
+type SignResult struct {
+	Signature          string             `json:"signature"` // base64; ECDSA raw r||s
+	SignatureAlgorithm SignatureAlgorithm `json:"signatureAlgorithm"`
+}
+
+type ReadingProofRequest struct {
+	Caller Caller   `json:"-"`
+	Origin string   `json:"-"`
+	Reader string   `json:"reader,omitempty"`
+	Nonce  string   `json:"nonce"`
+	Fields []string `json:"fields"`
+}

@@ -1,0 +1,126 @@
+package bridge
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// ErrOtherUser: the connection belongs to another OS user (terminal
+// servers share one loopback between all sessions).
+var ErrOtherUser = errors.New("connection from another user")
+
+// checkPeerUser refuses connections whose client socket belongs to another
+// OS user. local is our end, remote the client's.
+func (s *Server) checkPeerUser(local, remote netip.AddrPort) error {
+	lookup := s.cfg.peerUID
+	if lookup == nil {
+		if runtime.GOOS != "linux" {
+			// Windows (GetExtendedTcpTable) and macOS (proc_pidfdinfo)
+			// are not implemented yet: the agent runs per user there.
+			return nil
+		}
+		lookup = procPeerUID
+	}
+	uid, err := lookup(local, remote)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrOtherUser, err)
+	}
+	if uid != os.Getuid() {
+		return fmt.Errorf("%w: uid %d", ErrOtherUser, uid)
+	}
+	return nil
+}
+
+// procPeerUID finds the uid owning the client's socket: in /proc/net/tcp
+// (or tcp6) it is the entry whose local address is the client's and whose
+// remote address is ours.
+func procPeerUID(local, remote netip.AddrPort) (int, error) {
+	for _, name := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		f, err := os.Open(name)
+		if err != nil {
+			continue
+		}
+		uid, found, err := parseProcNetTCP(f, remote, local)
+		f.Close()
+		if err != nil {
+			return 0, err
+		}
+		if found {
+			return uid, nil
+		}
+	}
+	return 0, errors.New("client socket not found in /proc/net/tcp{,6}")
+}
+
+// parseProcNetTCP scans a /proc/net/tcp or tcp6 table for the socket
+// local -> remote and returns its uid. Lines look like
+//
+//	sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid ...
+//	 0: 0100007F:1F90 0100007F:A2C4 01 00000000:00000000 00:00000000 00000000  1000 ...
+//
+// Addresses are hex in the kernel's byte order (32-bit words in host
+// order), ports big-endian hex. IPv4 peers of an IPv6 socket appear as
+// v4-mapped addresses, so both forms are compared unmapped.
+func parseProcNetTCP(r io.Reader, local, remote netip.AddrPort) (uid int, found bool, err error) {
+	sc := bufio.NewScanner(r)
+	first := true
+	for sc.Scan() {
+		if first {
+			first = false
+			continue // header
+		}
+		f := strings.Fields(sc.Text())
+		if len(f) < 8 {
+			continue
+		}
+		l, err1 := parseHexAddrPort(f[1])
+		rm, err2 := parseHexAddrPort(f[2])
+		if err1 != nil || err2 != nil {
+			return 0, false, fmt.Errorf("malformed /proc/net/tcp line %q", sc.Text())
+		}
+		if sameAP(l, local) && sameAP(rm, remote) {
+			u, err := strconv.Atoi(f[7])
+			if err != nil {
+				return 0, false, fmt.Errorf("malformed uid %q", f[7])
+			}
+			return u, true, nil
+		}
+	}
+	return 0, false, sc.Err()
+}
+
+func sameAP(a, b netip.AddrPort) bool {
+	return a.Port() == b.Port() && a.Addr().Unmap() == b.Addr().Unmap()
+}
+
+func parseHexAddrPort(s string) (netip.AddrPort, error) {
+	hostHex, portHex, ok := strings.Cut(s, ":")
+	if !ok {
+		return netip.AddrPort{}, errors.New("no port")
+	}
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	raw, err := hex.DecodeString(hostHex)
+	if err != nil || (len(raw) != 4 && len(raw) != 16) {
+		return netip.AddrPort{}, errors.New("bad address")
+	}
+	// Each 32-bit word was printed as a host-order integer: undo it.
+	out := make([]byte, len(raw))
+	for i := 0; i < len(raw); i += 4 {
+		w := binary.BigEndian.Uint32(raw[i:])
+		binary.NativeEndian.PutUint32(out[i:], w)
+	}
+	a, _ := netip.AddrFromSlice(out)
+	return netip.AddrPortFrom(a, uint16(port)), nil
+}

@@ -1,0 +1,177 @@
+package bridge
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Server is the websocket endpoint. Create it with New, then either mount
+// it as an http.Handler or call Serve/ListenAndServe.
+type Server struct {
+	cfg         Config
+	tokenHashes [][sha256.Size]byte
+	upgrader    websocket.Upgrader
+	conns       atomic.Int64
+	wg          sync.WaitGroup
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	http      *http.Server
+	ctx       context.Context // cancelled by Close: ends every connection
+	stop      context.CancelFunc
+}
+
+// New checks cfg and returns a Server. Unsafe settings (a non-loopback
+// listen address, a malformed or wildcard origin, a short token) are
+// errors wrapping ErrConfig.
+func New(cfg Config) (*Server, error) {
+	cfg.AllowedOrigins = append([]string(nil), cfg.AllowedOrigins...)
+	cfg.Tokens = append([]AppToken(nil), cfg.Tokens...)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg}
+	s.ctx, s.stop = context.WithCancel(context.Background())
+	for _, t := range cfg.Tokens {
+		s.tokenHashes = append(s.tokenHashes, sha256.Sum256([]byte(t.Token)))
+	}
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: 10 * time.Second,
+		ReadBufferSize:   1024,
+		WriteBufferSize:  1024,
+		// admit already checked Origin against the exact allow-list
+		// (or a token when there is none); gorilla's default would
+		// reject token clients' absent Origin differently.
+		CheckOrigin:       func(*http.Request) bool { return true },
+		EnableCompression: false, // compression bombs and CRIME-style leaks
+		WriteBufferPool:   &sync.Pool{},
+	}
+	return s, nil
+}
+
+// ServeHTTP serves /ws; everything else is 404 (no demo page here yet).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/ws" {
+		refuse(w, http.StatusNotFound, NewError(CodeBadRequest, "not found"))
+		return
+	}
+	caller, ok := s.admit(w, r)
+	if !ok {
+		return
+	}
+	if !websocket.IsWebSocketUpgrade(r) {
+		refuse(w, http.StatusBadRequest, NewError(CodeBadRequest, "websocket upgrade expected"))
+		return
+	}
+	if n := s.conns.Add(1); n > int64(s.cfg.Limits.MaxConnections) {
+		s.conns.Add(-1)
+		refuse(w, http.StatusServiceUnavailable, NewError(CodeTooManyConnections, ""))
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.conns.Add(-1)
+		return // gorilla has answered
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer s.conns.Add(-1)
+		newConn(s, ws, caller).run()
+	}()
+}
+
+// Listen opens the configured loopback listeners (port 0 picks a free
+// port; see Addrs).
+func (s *Server) Listen() error {
+	if len(s.cfg.Listen) == 0 {
+		return errors.New("bridge: no listen address")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.cfg.Listen {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range s.listeners {
+				l.Close()
+			}
+			s.listeners = nil
+			return err
+		}
+		s.listeners = append(s.listeners, l)
+	}
+	return nil
+}
+
+// Addrs returns the bound addresses after Listen.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []net.Addr
+	for _, l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// Serve serves the listeners opened by Listen until Close.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	hs := &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+	s.http = hs
+	ls := append([]net.Listener(nil), s.listeners...)
+	s.mu.Unlock()
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func() { errc <- hs.Serve(l) }()
+	}
+	err := <-errc
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops listening, closes every connection (cancelling their
+// operations) and waits for them.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.stop()
+	hs := s.http
+	ls := s.listeners
+	s.mu.Unlock()
+	var err error
+	if hs != nil {
+		err = hs.Close()
+	} else {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+	s.wg.Wait()
+	return err
+}
+
+// Shutdown is Close bounded by ctx.
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() { done <- s.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
