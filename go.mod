@@ -4,8 +4,8 @@ go 1.26.8
 
 require (
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
+	github.com/gorilla/websocket v1.5.3
+	github.com/miekg/pkcs11 v1.1.2
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
 )
-
-require github.com/gorilla/websocket v1.5.3 // indirect

@@ -53,7 +53,9 @@ func WithPINPurpose(ctx context.Context, purpose string) context.Context {
 	return context.WithValue(ctx, purposeKey{}, purpose)
 }
 
-func pinPurpose(ctx context.Context) string {
+// PINPurpose returns the purpose WithPINPurpose put in ctx, for PIN
+// dialogs of any signing path.
+func PINPurpose(ctx context.Context) string {
 	s, _ := ctx.Value(purposeKey{}).(string)
 	return s
 }
@@ -269,7 +271,7 @@ func (c *Card) ChangePINContext(ctx context.Context, prompt PINPrompt) error {
 	if err != nil {
 		return c.notePINResult(err)
 	}
-	req := PINRequest{Reader: c.reader, Retries: retries, Purpose: pinPurpose(ctx), Change: true}
+	req := PINRequest{Reader: c.reader, Retries: retries, Purpose: PINPurpose(ctx), Change: true}
 	old, err := c.askPIN(ctx, prompt, req)
 	if err != nil {
 		return err

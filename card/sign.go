@@ -287,7 +287,7 @@ func (k *Key) sign(ctx context.Context, alg byte, input []byte) ([]byte, error) 
 			return nil, c.notePINResult(err)
 		}
 		block, err = c.askPIN(ctx, k.prompt, PINRequest{
-			Reader: c.reader, Key: k.role, Retries: retries, Purpose: pinPurpose(ctx),
+			Reader: c.reader, Key: k.role, Retries: retries, Purpose: PINPurpose(ctx),
 		})
 		if err != nil {
 			return nil, err
