@@ -180,12 +180,18 @@ func openSigner(path, module, reader string, role card.KeyRole, prompt card.PINP
 		ctx.Release()
 		return nil, err
 	}
+	ecCard := false
+	if readers, err := ctx.Readers(); err == nil {
+		for _, r := range readers {
+			ecCard = ecCard || (r.Name == name && r.AppletVersion == "1.8")
+		}
+	}
 	switch path {
 	case "pkcs11":
 		ctx.Release()
-		return openPKCS11(module, name, role, prompt)
+		return openPKCS11(module, name, ecCard, role, prompt)
 	case "auto":
-		ses, err := openPKCS11(module, name, role, prompt)
+		ses, err := openPKCS11(module, name, ecCard, role, prompt)
 		if err == nil {
 			ctx.Release()
 			return ses, nil

@@ -140,3 +140,60 @@ func TestPINCommands(t *testing.T) {
 		t.Fatalf("after the right PIN: %q", r.stdout)
 	}
 }
+
+// TestSignPKCS11 signs through OpenSC's PKCS#11 module over the virtual
+// card, and checks that --path auto falls back to APDUs only where the
+// module cannot sign, without asking the PIN twice (stdin holds one PIN).
+func TestSignPKCS11(t *testing.T) {
+	slot := lab.Slots(t)[0]
+	data := []byte("prescription 42\n")
+	file := filepath.Join(t.TempDir(), "doc.txt")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(t *testing.T, path, key, wantPath, wantAlg string) {
+		t.Helper()
+		r := runAgentStdin(t, "1234\n", "sign", "--reader", slot.Reader, "--key", key, "--in", file, "--pin-stdin", "--json", "--path", path)
+		if r.code != 0 {
+			t.Fatalf("--path %s --key %s: exit %d: %s", path, key, r.code, r.stderr)
+		}
+		verifySignOutput(t, r.stdout, data, wantAlg)
+		var s signOutput
+		json.Unmarshal([]byte(r.stdout), &s)
+		if s.Path != wantPath {
+			t.Errorf("--path %s --key %s signed through %q, want %q", path, key, s.Path, wantPath)
+		}
+		if wantPath == "pkcs11" && !strings.Contains(s.Module, "opensc-pkcs11") {
+			t.Errorf("module %q", s.Module)
+		}
+	}
+	p17, err := virtual.Preset("citizen-1.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("1.7", func(t *testing.T) {
+		insertCard(t, slot, p17)
+		sign(t, "pkcs11", "auth", "pkcs11", "RS256")
+		sign(t, "auto", "auth", "pkcs11", "RS256")
+		// OpenSC refuses the non-repudiation key before any PIN.
+		sign(t, "auto", "signing", "apdu", "RS256")
+		r := runAgentStdin(t, "1234\n", "sign", "--reader", slot.Reader, "--key", "signing", "--in", file, "--pin-stdin", "--path", "pkcs11")
+		if r.code != exitFailure || !strings.Contains(r.stderr, "cannot use this key") {
+			t.Errorf("--path pkcs11 --key signing: exit %d, %q", r.code, r.stderr)
+		}
+	})
+	p18, err := virtual.Preset("citizen-1.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("1.8", func(t *testing.T) {
+		insertCard(t, slot, p18)
+		// OpenSC 0.23 has no ECDSA for BELPIC: APDUs, with the one PIN.
+		sign(t, "auto", "auth", "apdu", "ES384")
+		sign(t, "auto", "signing", "apdu", "ES384")
+	})
+	r := runAgent(t, "readers")
+	if !strings.Contains(r.stdout, "PKCS#11 module: ") || !strings.Contains(r.stdout, "opensc") {
+		t.Errorf("readers does not show the module:\n%s", r.stdout)
+	}
+}
