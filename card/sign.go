@@ -373,7 +373,28 @@ func (k *Key) encode(sig []byte) ([]byte, error) {
 // SHA-384, which the card cannot do) are ErrUnsupportedAlgorithm. nil opts
 // asks for the key's natural choice: ES384 on a P-384 key, RS256 on RSA.
 func (k *Key) Algorithm(opts crypto.SignerOpts) (string, error) {
-	switch pub := k.cert.PublicKey.(type) {
+	if pss, isPSS := opts.(*rsa.PSSOptions); isPSS {
+		if !k.pss {
+			return "", fmt.Errorf("%w: this card does not do RSASSA-PSS", ErrUnsupportedAlgorithm)
+		}
+		if pss.HashFunc() != crypto.SHA256 {
+			// The card's PSS modes are SHA-1 and SHA-256 (ref §8.2); JOSE
+			// names only the second.
+			return "", fmt.Errorf("%w: the card's PSS with %v has no JOSE name", ErrUnsupportedAlgorithm, pss.HashFunc())
+		}
+	}
+	return JOSEAlgorithm(k.cert.PublicKey, opts)
+}
+
+// JOSEAlgorithm is the JOSE (RFC 7518) name of a signature by pub with
+// opts: RS256/RS384/RS512 (RSA PKCS#1 v1.5), PS256/PS384/PS512 (RSA-PSS
+// with a salt as long as the hash), ES256/ES384/ES512 (ECDSA; JOSE ties
+// each to one curve and one hash, so a P-384 key is ES384 and nothing
+// else). Combinations without a name are ErrUnsupportedAlgorithm. nil opts
+// asks for the key's natural choice: the curve's ES name, or RS256. Both
+// signing paths (APDU and PKCS#11) name their signatures with it.
+func JOSEAlgorithm(pub crypto.PublicKey, opts crypto.SignerOpts) (string, error) {
+	switch pub := pub.(type) {
 	case *ecdsa.PublicKey:
 		var want crypto.Hash
 		var name string
@@ -399,27 +420,30 @@ func (k *Key) Algorithm(opts crypto.SignerOpts) (string, error) {
 			return "RS256", nil
 		}
 		h := opts.HashFunc()
-		if pss, isPSS := opts.(*rsa.PSSOptions); isPSS {
-			if !k.pss {
-				return "", fmt.Errorf("%w: this card does not do RSASSA-PSS", ErrUnsupportedAlgorithm)
-			}
-			if h != crypto.SHA256 {
-				return "", fmt.Errorf("%w: the card's PSS with %v has no JOSE name", ErrUnsupportedAlgorithm, h)
-			}
-			if s := pss.SaltLength; s != rsa.PSSSaltLengthAuto && s != rsa.PSSSaltLengthEqualsHash && s != h.Size() {
-				return "", fmt.Errorf("%w: PS256 has a 32-byte salt", ErrUnsupportedAlgorithm)
-			}
-			return "PS256", nil
-		}
+		var bits string
 		switch h {
 		case crypto.SHA256:
-			return "RS256", nil
+			bits = "256"
 		case crypto.SHA384:
-			return "RS384", nil
+			bits = "384"
 		case crypto.SHA512:
-			return "RS512", nil
+			bits = "512"
 		}
-		return "", fmt.Errorf("%w: no JOSE name for RSA PKCS#1 v1.5 with %v", ErrUnsupportedAlgorithm, h)
+		pss, isPSS := opts.(*rsa.PSSOptions)
+		switch {
+		case bits != "" && !isPSS:
+			return "RS" + bits, nil
+		case bits != "" && isPSS:
+			if s := pss.SaltLength; s != rsa.PSSSaltLengthAuto && s != rsa.PSSSaltLengthEqualsHash && s != h.Size() {
+				return "", fmt.Errorf("%w: JOSE PS names have a salt as long as the hash", ErrUnsupportedAlgorithm)
+			}
+			return "PS" + bits, nil
+		}
+		prefix := "RSA PKCS#1 v1.5"
+		if isPSS {
+			prefix = "RSA-PSS"
+		}
+		return "", fmt.Errorf("%w: no JOSE name for %s with %v", ErrUnsupportedAlgorithm, prefix, h)
 	}
-	return "", fmt.Errorf("%w: key type %T", ErrUnsupportedAlgorithm, k.cert.PublicKey)
+	return "", fmt.Errorf("%w: key type %T", ErrUnsupportedAlgorithm, pub)
 }

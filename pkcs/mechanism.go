@@ -3,7 +3,6 @@ package pkcs
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rsa"
 	"encoding/asn1"
 	"fmt"
@@ -155,51 +154,8 @@ func (k *Key) encode(sig []byte) ([]byte, error) {
 // name for EC. Note that JWS wants ECDSA signatures as r‖s, not the DER
 // Sign returns.
 func (k *Key) Algorithm(opts crypto.SignerOpts) (string, error) {
-	switch pub := k.cert.PublicKey.(type) {
-	case *ecdsa.PublicKey:
-		var want crypto.Hash
-		var name string
-		switch pub.Curve {
-		case elliptic.P256():
-			want, name = crypto.SHA256, "ES256"
-		case elliptic.P384():
-			want, name = crypto.SHA384, "ES384"
-		case elliptic.P521():
-			want, name = crypto.SHA512, "ES512"
-		default:
-			return "", fmt.Errorf("%w: no JOSE name for curve %s", card.ErrUnsupportedAlgorithm, pub.Curve.Params().Name)
-		}
-		if opts == nil {
-			return name, nil
-		}
-		if _, isPSS := opts.(*rsa.PSSOptions); isPSS || opts.HashFunc() != want {
-			return "", fmt.Errorf("%w: JOSE %s is %s with %v, not %v", card.ErrUnsupportedAlgorithm, name, pub.Curve.Params().Name, want, opts.HashFunc())
-		}
-		return name, nil
-	case *rsa.PublicKey:
-		if opts == nil {
-			return "RS256", nil
-		}
-		h := opts.HashFunc()
-		prefix := "RS"
-		if pss, isPSS := opts.(*rsa.PSSOptions); isPSS {
-			if !k.offers(pkcs11.CKM_RSA_PKCS_PSS) {
-				return "", fmt.Errorf("%w: the token does not do RSASSA-PSS", card.ErrUnsupportedAlgorithm)
-			}
-			if s := pss.SaltLength; s != rsa.PSSSaltLengthAuto && s != rsa.PSSSaltLengthEqualsHash && s != hashSize(h) {
-				return "", fmt.Errorf("%w: JOSE PS names have a salt as long as the hash", card.ErrUnsupportedAlgorithm)
-			}
-			prefix = "PS"
-		}
-		switch h {
-		case crypto.SHA256:
-			return prefix + "256", nil
-		case crypto.SHA384:
-			return prefix + "384", nil
-		case crypto.SHA512:
-			return prefix + "512", nil
-		}
-		return "", fmt.Errorf("%w: no JOSE name for %s with %v", card.ErrUnsupportedAlgorithm, prefix, h)
+	if _, isPSS := opts.(*rsa.PSSOptions); isPSS && !k.offers(pkcs11.CKM_RSA_PKCS_PSS) {
+		return "", fmt.Errorf("%w: the token does not do RSASSA-PSS", card.ErrUnsupportedAlgorithm)
 	}
-	return "", fmt.Errorf("%w: key type %T", card.ErrUnsupportedAlgorithm, k.cert.PublicKey)
+	return card.JOSEAlgorithm(k.cert.PublicKey, opts)
 }
