@@ -8,10 +8,13 @@ package lab
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Slot is one vpcd slot: the PC/SC reader name and the TCP address a virtual
@@ -63,4 +66,21 @@ func SharedTestdata(t testing.TB) string {
 		Require(t, "shared test data not found at "+dir+" (set EID_SHARED_TESTDATA)")
 	}
 	return dir
+}
+
+// RestartService stops the lab's pcscd and, after pause, starts it again
+// with the same readers, through scripts/pcsc-lab. For tests of recovery
+// from a PC/SC service restart; the lab is restarted even if the test fails.
+func RestartService(t testing.TB, pause time.Duration) {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	script := filepath.Join(filepath.Dir(file), "..", "..", "scripts", "pcsc-lab")
+	entries := strconv.Itoa((len(Slots(t)) + 1) / 2)
+	if out, err := exec.Command("bash", script, "stop").CombinedOutput(); err != nil {
+		t.Fatalf("pcsc-lab stop: %v\n%s", err, out)
+	}
+	time.Sleep(pause)
+	if out, err := exec.Command("bash", script, "start", entries).CombinedOutput(); err != nil {
+		t.Fatalf("pcsc-lab start: %v\n%s", err, out)
+	}
 }

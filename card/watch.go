@@ -1,0 +1,183 @@
+package card
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/ebfe/scard"
+)
+
+// Kinds of Event.
+const (
+	EventReaderAdded   = "reader-added"
+	EventReaderRemoved = "reader-removed"
+	EventCardInserted  = "card-inserted"
+	EventCardRemoved   = "card-removed"
+	EventServiceDown   = "service-down" // pcscd stopped or not running; Watch keeps trying
+	EventServiceUp     = "service-up"
+)
+
+// Event is a change of the PC/SC world. It holds no personal data: a
+// reader name, and the ATR of an inserted card.
+type Event struct {
+	Type   string
+	Reader string
+	ATR    []byte
+}
+
+// pnpReader is the pseudo-reader whose state changes when readers come and
+// go (PC/SC "PnP notification"); pcsc-lite wants the reader count in the
+// high word of its current state.
+const pnpReader = `\\?PnP?\Notification`
+
+// Watch reports reader and card changes on events until ctx is done, then
+// returns ctx's error. It starts with the current state (reader-added for
+// each reader, card-inserted for each card) so a subscriber needs nothing
+// else. It uses its own PC/SC context and blocks in SCardGetStatusChange
+// without polling; a stopped PC/SC service (pcscd restarted, or not
+// running at start) is reported once as service-down and retried every
+// retry interval until it is back (service-up, then the state again).
+//
+// Watch never sends on events after it returned.
+func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error {
+	if retry <= 0 {
+		retry = time.Second
+	}
+	w := &watcher{events: events, known: map[string]*scard.ReaderState{}}
+	down := false
+	for {
+		pc, err := scard.EstablishContext()
+		if err == nil {
+			if down {
+				down = false
+				if !w.send(ctx, Event{Type: EventServiceUp}) {
+					return ctx.Err()
+				}
+			}
+			err = w.run(ctx, pc)
+			pc.Release()
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The service went away (or never was): every reader is gone.
+		if !down {
+			down = true
+			if !w.forgetAll(ctx) || !w.send(ctx, Event{Type: EventServiceDown}) {
+				return ctx.Err()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(retry):
+		}
+	}
+}
+
+type watcher struct {
+	events chan<- Event
+	known  map[string]*scard.ReaderState // by reader name
+}
+
+func (w *watcher) send(ctx context.Context, e Event) bool {
+	select {
+	case w.events <- e:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// forgetAll reports every known card and reader as gone.
+func (w *watcher) forgetAll(ctx context.Context) bool {
+	names := make([]string, 0, len(w.known))
+	for n := range w.known {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if !w.drop(ctx, n) {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *watcher) drop(ctx context.Context, name string) bool {
+	st := w.known[name]
+	delete(w.known, name)
+	if st.EventState&scard.StatePresent != 0 && !w.send(ctx, Event{Type: EventCardRemoved, Reader: name}) {
+		return false
+	}
+	return w.send(ctx, Event{Type: EventReaderRemoved, Reader: name})
+}
+
+// run watches with one PC/SC context until it fails or ctx is done.
+func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
+	// GetStatusChange blocks in C; Cancel is the way to interrupt it.
+	stop := context.AfterFunc(ctx, func() { pc.Cancel() })
+	defer stop()
+	for {
+		names, err := pc.ListReaders()
+		if err != nil && !errors.Is(err, scard.ErrNoReadersAvailable) {
+			return err
+		}
+		for n := range w.known {
+			if !slices.Contains(names, n) && !w.drop(ctx, n) {
+				return ctx.Err()
+			}
+		}
+		states := make([]scard.ReaderState, 0, len(names)+1)
+		for _, n := range names {
+			cur := scard.StateUnaware
+			if st, ok := w.known[n]; ok {
+				cur = st.EventState
+			} else if !w.send(ctx, Event{Type: EventReaderAdded, Reader: n}) {
+				return ctx.Err()
+			}
+			states = append(states, scard.ReaderState{Reader: n, CurrentState: cur})
+		}
+		states = append(states, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateFlag(len(names) << 16)})
+		for {
+			err := pc.GetStatusChange(states, -1)
+			if errors.Is(err, scard.ErrTimeout) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			break
+		}
+		for i := range states[:len(states)-1] {
+			if !w.update(ctx, states[i]) {
+				return ctx.Err()
+			}
+		}
+	}
+}
+
+// update compares a reader's new state with what was known and reports
+// insertions and removals. The event counter in the high word catches a
+// card swapped between two looks.
+func (w *watcher) update(ctx context.Context, st scard.ReaderState) bool {
+	prev, seen := w.known[st.Reader]
+	st.Atr = append([]byte(nil), st.Atr...)
+	w.known[st.Reader] = &st
+	if st.EventState&(scard.StateUnknown|scard.StateIgnore) != 0 {
+		return true // gone; the next ListReaders reports it
+	}
+	now := st.EventState&scard.StatePresent != 0
+	was := seen && prev.EventState&scard.StatePresent != 0
+	swapped := was && now && (prev.EventState>>16 != st.EventState>>16) && !bytes.Equal(prev.Atr, st.Atr)
+	if was && (!now || swapped) && !w.send(ctx, Event{Type: EventCardRemoved, Reader: st.Reader}) {
+		return false
+	}
+	if now && (!was || swapped) && !w.send(ctx, Event{Type: EventCardInserted, Reader: st.Reader, ATR: st.Atr}) {
+		return false
+	}
+	return true
+}

@@ -1,0 +1,135 @@
+package card_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/card/vpcd"
+	"github.com/eid-agent/eid-agent/internal/lab"
+)
+
+// TestWatch: the watcher reports the lab's readers, then a card inserted
+// and removed, each within a second (pcscd polls presence every 400 ms).
+func TestWatch(t *testing.T) {
+	slots := lab.Slots(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan card.Event, 64)
+	done := make(chan error, 1)
+	go func() { done <- card.Watch(ctx, events, 0) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != context.Canceled {
+			t.Errorf("Watch returned %v", err)
+		}
+	}()
+
+	next := func(within time.Duration) card.Event {
+		t.Helper()
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(within):
+			t.Fatalf("no event within %v", within)
+			return card.Event{}
+		}
+	}
+	added := map[string]bool{}
+	for len(added) < len(slots) {
+		e := next(2 * time.Second)
+		if e.Type != card.EventReaderAdded {
+			t.Fatalf("initial state: unexpected %+v", e)
+		}
+		added[e.Reader] = true
+	}
+	for _, s := range slots {
+		if !added[s.Reader] {
+			t.Errorf("reader %q not reported", s.Reader)
+		}
+	}
+
+	p, err := virtual.Preset("citizen-1.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		start := time.Now()
+		in, err := vpcd.Insert(context.Background(), slots[0].Addr, virtual.New(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := next(time.Second)
+		if e.Type != card.EventCardInserted || e.Reader != slots[0].Reader || !bytes.Equal(e.ATR, p.ATR) {
+			t.Fatalf("insertion %d: %+v", i, e)
+		}
+		t.Logf("insert seen after %v", time.Since(start).Round(time.Millisecond))
+		start = time.Now()
+		in.Remove()
+		e = next(time.Second)
+		if e.Type != card.EventCardRemoved || e.Reader != slots[0].Reader {
+			t.Fatalf("removal %d: %+v", i, e)
+		}
+		t.Logf("removal seen after %v", time.Since(start).Round(time.Millisecond))
+	}
+	select {
+	case e := <-events:
+		t.Errorf("unexpected event %+v", e)
+	case <-time.After(600 * time.Millisecond):
+	}
+}
+
+// TestWatchServiceRestart stops pcscd under the watcher and starts it
+// again: the watcher reports the card and readers gone and the service
+// down, then recovers by itself (service up, readers, the card) without
+// being restarted.
+func TestWatchServiceRestart(t *testing.T) {
+	slots := lab.Slots(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan card.Event, 64)
+	done := make(chan error, 1)
+	go func() { done <- card.Watch(ctx, events, 200*time.Millisecond) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	waitFor := func(typ, reader string, within time.Duration) {
+		t.Helper()
+		deadline := time.After(within)
+		for {
+			select {
+			case e := <-events:
+				if e.Type == typ && (reader == "" || e.Reader == reader) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %s %s within %v", typ, reader, within)
+			}
+		}
+	}
+	p, err := virtual.Preset("citizen-1.8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := vpcd.Insert(context.Background(), slots[0].Addr, virtual.New(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(card.EventCardInserted, slots[0].Reader, 2*time.Second)
+
+	// pcscd goes away: vpcd closes the card's connection, so the card must
+	// be inserted again after the restart, as a real one would be re-read.
+	lab.RestartService(t, 500*time.Millisecond)
+	in.Remove()
+	waitFor(card.EventServiceDown, "", 3*time.Second)
+	waitFor(card.EventServiceUp, "", 3*time.Second)
+	waitFor(card.EventReaderAdded, slots[0].Reader, 3*time.Second)
+	in, err = vpcd.Insert(context.Background(), slots[0].Addr, virtual.New(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Remove()
+	waitFor(card.EventCardInserted, slots[0].Reader, 2*time.Second)
+}
