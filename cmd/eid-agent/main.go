@@ -32,6 +32,7 @@ var commands = map[string]command{
 	"readers": {"list the smart-card readers and what each holds", runReaders},
 	"read":    {"read the card and print it (text, --json or --xml)", runRead},
 	"vcard":   {"insert a built-in virtual card into a vpcd virtual reader", runVcard},
+	"run":     {"serve local applications over the loopback websocket bridge", runRun},
 	"sign":    {"sign a file or a digest with the card's authentication or signing key", runSign},
 	"pin":     {"show the PIN tries left (pin status) or change the PIN (pin change)", runPIN},
 	"version": {"print the version", func(_ []string, stdout, _ io.Writer) int { fmt.Fprintln(stdout, "eid-agent", version); return exitOK }},
