@@ -20,20 +20,11 @@ func runPIN(args []string, stdout, stderr io.Writer) int {
 	if st, ok := parseFlags(fs, args[1:]); !ok {
 		return st
 	}
-	ctx, err := card.NewContext()
+	c, done, err := openCard(*reader)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	defer ctx.Release()
-	name, err := resolveReader(ctx, *reader)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	c, err := ctx.Connect(name)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	defer c.Close()
+	defer done()
 
 	if op == "status" {
 		tries, err := c.PINStatus()

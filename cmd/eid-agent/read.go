@@ -37,23 +37,14 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	ctx, err := card.NewContext()
+	c, done, err := openCard(*reader)
 	if err != nil {
 		return fail(stderr, err)
 	}
-	defer ctx.Release()
-	name, err := resolveReader(ctx, *reader)
-	if err != nil {
-		return fail(stderr, err)
-	}
-	c, err := ctx.Connect(name)
-	if err != nil {
-		return fail(stderr, fmt.Errorf("%s: %w", name, err))
-	}
-	defer c.Close()
+	defer done()
 	r, err := c.Read(card.ReadOptions{Trust: trust})
 	if err != nil {
-		return fail(stderr, fmt.Errorf("%s: %w", name, err))
+		return fail(stderr, fmt.Errorf("%s: %w", c.Reader(), err))
 	}
 	if *noPhoto {
 		r.Photo = nil
@@ -80,6 +71,24 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 		return exitIntegrity
 	}
 	return exitOK
+}
+
+// openCard connects to the card in the reader named on the command line
+// (see resolveReader); done releases the card and the PC/SC context.
+func openCard(readerArg string) (c *card.Card, done func(), err error) {
+	ctx, err := card.NewContext()
+	if err != nil {
+		return nil, nil, err
+	}
+	name, err := resolveReader(ctx, readerArg)
+	if err == nil {
+		c, err = ctx.Connect(name)
+	}
+	if err != nil {
+		ctx.Release()
+		return nil, nil, err
+	}
+	return c, func() { c.Close(); ctx.Release() }, nil
 }
 
 // resolveReader accepts a reader name, its index in the reader list, or
