@@ -157,7 +157,11 @@ func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]
 			trust, _ = card.SystemTrustStore()
 		}
 		var err error
+		bridge.ReportProgress(ctx, "reading", 0)
 		r, err = c.Read(card.ReadOptions{Parts: readParts(req.Fields), Trust: trust})
+		if err == nil {
+			bridge.ReportProgress(ctx, "reading", 100)
+		}
 		return err
 	})
 	if err != nil {
@@ -189,6 +193,7 @@ func (b *Backend) Authenticate(ctx context.Context, req bridge.AuthenticateReque
 		if err != nil {
 			return err
 		}
+		bridge.ReportProgress(ctx, "signing", 0)
 		pctx := card.WithPINPurpose(ctx, "Log in to "+req.Origin)
 		tok, err = webeid.Create(ctxSigner{key, pctx}, req.Origin, req.Nonce, webeid.Options{Origin: b.Origin, Version: b.Version})
 		return err
@@ -259,6 +264,7 @@ func (b *Backend) Sign(ctx context.Context, req bridge.SignRequest) (*bridge.Sig
 		if base64.StdEncoding.EncodeToString(key.Certificate().Raw) != req.Certificate {
 			return bridge.NewError(bridge.CodeBadRequest, "the certificate is not the card's signing certificate")
 		}
+		bridge.ReportProgress(ctx, "signing", 0)
 		sig, err := key.SignContext(card.WithPINPurpose(ctx, "Sign for "+req.Caller.String()), req.HashBytes, h)
 		if err != nil {
 			return err

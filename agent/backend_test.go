@@ -223,3 +223,61 @@ func TestBusyReader(t *testing.T) {
 		r3()
 	}
 }
+
+// TestQueuedProgress: while one client's authentication holds the reader
+// (its PIN dialog is open), another client's read waits, is told so with a
+// "queued" progress event, and then gets its answer; nothing interleaves.
+func TestQueuedProgress(t *testing.T) {
+	slot := lab.Slots(t)[0]
+	dialogOpen := make(chan struct{})
+	b := &Backend{Prompt: func(ctx context.Context, req card.PINRequest) ([]byte, error) {
+		close(dialogOpen)
+		time.Sleep(500 * time.Millisecond)
+		return []byte("1234"), nil
+	}, QueueTimeout: 5 * time.Second}
+	consent := bridge.NewMemoryConsent(map[string]bridge.Grant{origin: {Fields: []string{"identity"}, Authenticate: true}})
+	url := serve(t, b, consent)
+	a, c := dial(t, url), dial(t, url)
+	p, err := virtual.Preset("citizen-1.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := vpcd.Insert(context.Background(), slot.Addr, virtual.New(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Remove()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		var rs struct{ Readers []bridge.ReaderInfo }
+		if err := c.Call(ctx, "readers", nil, &rs); err != nil {
+			t.Fatal(err)
+		}
+		if rs.Readers[0].Card == card.KindBELPIC {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	authDone := make(chan error, 1)
+	go func() {
+		var tok webeid.Token
+		authDone <- a.Call(ctx, "authenticate", map[string]any{"reader": slot.Reader, "nonce": nonce(t)}, &tok)
+	}()
+	<-dialogOpen
+	var read struct{ Reading map[string]json.RawMessage }
+	if err := c.Call(ctx, "read", map[string]any{"reader": slot.Reader, "fields": []string{"identity"}}, &read); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-authDone; err != nil {
+		t.Fatalf("authentication: %v", err)
+	}
+	queued := false
+	for len(c.Events()) > 0 {
+		e := <-c.Events()
+		queued = queued || (e.Event == "progress" && strings.Contains(string(e.Data), `"queued"`))
+	}
+	if !queued {
+		t.Error("the waiting client was not told it was queued")
+	}
+}

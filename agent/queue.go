@@ -33,6 +33,13 @@ func (q *readerQueue) slot(reader string) chan struct{} {
 // or the context's when the caller went away.
 func (q *readerQueue) acquire(ctx context.Context, reader string, timeout time.Duration) (release func(), err error) {
 	s := q.slot(reader)
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }, nil
+	default:
+	}
+	// Someone else holds the reader: tell the caller it waits.
+	bridge.ReportProgress(ctx, "queued", 0)
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
