@@ -33,6 +33,9 @@ type Event struct {
 // high word of its current state.
 const pnpReader = `\\?PnP?\Notification`
 
+// watchWait bounds one SCardGetStatusChange wait.
+const watchWait = 5 * time.Second
+
 // Watch reports reader and card changes on events until ctx is done, then
 // returns ctx's error. It starts with the current state (reader-added for
 // each reader, card-inserted for each card) so a subscriber needs nothing
@@ -46,7 +49,7 @@ func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error 
 	if retry <= 0 {
 		retry = time.Second
 	}
-	w := &watcher{events: events, known: map[string]*scard.ReaderState{}}
+	w := &watcher{events: events, known: map[string]*readerState{}}
 	down := false
 	for {
 		pc, err := scard.EstablishContext()
@@ -80,7 +83,17 @@ func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error 
 
 type watcher struct {
 	events chan<- Event
-	known  map[string]*scard.ReaderState // by reader name
+	known  map[string]*readerState // by reader name
+}
+
+// readerState is what the watcher last knew of a reader: the state to give
+// GetStatusChange as current, and whether a card is in (with its ATR),
+// which survives the transient "unknown/unavailable" states pcsc-lite
+// reports while a card leaves.
+type readerState struct {
+	flags   scard.StateFlag
+	present bool
+	atr     []byte
 }
 
 func (w *watcher) send(ctx context.Context, e Event) bool {
@@ -110,7 +123,7 @@ func (w *watcher) forgetAll(ctx context.Context) bool {
 func (w *watcher) drop(ctx context.Context, name string) bool {
 	st := w.known[name]
 	delete(w.known, name)
-	if st.EventState&scard.StatePresent != 0 && !w.send(ctx, Event{Type: EventCardRemoved, Reader: name}) {
+	if st.present && !w.send(ctx, Event{Type: EventCardRemoved, Reader: name}) {
 		return false
 	}
 	return w.send(ctx, Event{Type: EventReaderRemoved, Reader: name})
@@ -135,7 +148,7 @@ func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
 		for _, n := range names {
 			cur := scard.StateUnaware
 			if st, ok := w.known[n]; ok {
-				cur = st.EventState
+				cur = st.flags
 			} else if !w.send(ctx, Event{Type: EventReaderAdded, Reader: n}) {
 				return ctx.Err()
 			}
@@ -143,7 +156,14 @@ func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
 		}
 		states = append(states, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateFlag(len(names) << 16)})
 		for {
-			err := pc.GetStatusChange(states, -1)
+			// Cancel only interrupts a call already waiting; one that
+			// starts after it would wait forever. So the wait is bounded
+			// and ctx checked between waits (a wake-up every few seconds
+			// costs nothing measurable).
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			err := pc.GetStatusChange(states, watchWait)
 			if errors.Is(err, scard.ErrTimeout) {
 				continue
 			}
@@ -165,19 +185,28 @@ func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
 // card swapped between two looks.
 func (w *watcher) update(ctx context.Context, st scard.ReaderState) bool {
 	prev, seen := w.known[st.Reader]
-	st.Atr = append([]byte(nil), st.Atr...)
-	w.known[st.Reader] = &st
-	if st.EventState&(scard.StateUnknown|scard.StateIgnore) != 0 {
-		return true // gone; the next ListReaders reports it
+	if !seen {
+		prev = &readerState{}
+		w.known[st.Reader] = prev
+	}
+	oldFlags := prev.flags
+	prev.flags = st.EventState
+	if st.EventState&(scard.StateUnknown|scard.StateIgnore|scard.StateUnavailable) != 0 {
+		// Transient while a card leaves, or the reader is going away (the
+		// next ListReaders tells): keep what we knew of the card.
+		return true
 	}
 	now := st.EventState&scard.StatePresent != 0
-	was := seen && prev.EventState&scard.StatePresent != 0
-	swapped := was && now && (prev.EventState>>16 != st.EventState>>16) && !bytes.Equal(prev.Atr, st.Atr)
-	if was && (!now || swapped) && !w.send(ctx, Event{Type: EventCardRemoved, Reader: st.Reader}) {
+	swapped := prev.present && now && oldFlags>>16 != st.EventState>>16 && !bytes.Equal(prev.atr, st.Atr)
+	if prev.present && (!now || swapped) && !w.send(ctx, Event{Type: EventCardRemoved, Reader: st.Reader}) {
 		return false
 	}
-	if now && (!was || swapped) && !w.send(ctx, Event{Type: EventCardInserted, Reader: st.Reader, ATR: st.Atr}) {
-		return false
+	if now && (!prev.present || swapped) {
+		prev.atr = append([]byte(nil), st.Atr...)
+		if !w.send(ctx, Event{Type: EventCardInserted, Reader: st.Reader, ATR: prev.atr}) {
+			return false
+		}
 	}
+	prev.present = now
 	return true
 }
