@@ -128,7 +128,7 @@ func (b *Backend) withCard(ctx context.Context, reader string, f func(c *card.Ca
 
 // readParts maps the requested Reading members to the files to read.
 func readParts(fields []string) card.Parts {
-	var p card.Parts
+	p := card.PartIdentity
 	for _, f := range fields {
 		switch f {
 		case "address":
@@ -140,10 +140,6 @@ func readParts(fields []string) card.Parts {
 		case "integrity":
 			p |= card.PartAddress | card.PartPhoto | card.PartChipAuthentication
 		}
-	}
-	if p == 0 {
-		// Identity only still needs a non-zero Parts: zero means all.
-		p = card.PartChipAuthentication
 	}
 	return p
 }

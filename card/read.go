@@ -9,10 +9,12 @@ import (
 
 // Parts selects what Read reads. The identity file, its signature and the
 // RRN certificate are always read: nothing can be verified without them.
+// Zero means PartAll; PartIdentity alone asks for just those three files.
 type Parts uint
 
 const (
-	PartAddress Parts = 1 << iota
+	PartIdentity Parts = 1 << iota // identity, its signature, RRN certificate (always read)
+	PartAddress
 	PartPhoto
 	PartCertificates // authentication, signing, CA and root certificates
 	// PartChipAuthentication runs the applet 1.8 basic-key challenge. A
@@ -20,7 +22,7 @@ const (
 	// so callers that read the same card often should ask for it once per
 	// insertion.
 	PartChipAuthentication
-	PartAll = PartAddress | PartPhoto | PartCertificates | PartChipAuthentication
+	PartAll = PartIdentity | PartAddress | PartPhoto | PartCertificates | PartChipAuthentication
 )
 
 // ReadOptions tune Read.

@@ -112,35 +112,13 @@ func newOpenSCLab(t testing.TB, opts pkcs.Options) *openscLab {
 // reader empty first and the card afterwards.
 func (l *openscLab) insert(t testing.TB) {
 	t.Helper()
-	waitReader(t, l.sc, l.slot.Reader, false)
+	lab.WaitCard(t, l.sc, l.slot.Reader, false)
 	in, err := vpcd.Insert(t.Context(), l.slot.Addr, l.card)
 	if err != nil {
 		t.Fatal(err)
 	}
 	l.in = in
-	waitReader(t, l.sc, l.slot.Reader, true)
-}
-
-// waitReader polls GetStatusChange (never a fixed sleep) until the reader
-// holds a card, or is empty.
-func waitReader(t testing.TB, ctx *scard.Context, reader string, present bool) {
-	t.Helper()
-	st := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := ctx.GetStatusChange(st, 2*time.Second)
-		if err != nil && !errors.Is(err, scard.ErrTimeout) {
-			t.Fatalf("GetStatusChange %s: %v (is the lab running? scripts/pcsc-lab status)", reader, err)
-		}
-		ev := st[0].EventState
-		st[0].CurrentState = ev
-		if present && ev&scard.StatePresent != 0 || !present && ev&scard.StateEmpty != 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reader %q: card present=%v not reached (slot used by another test?)", reader, present)
-		}
-	}
+	lab.WaitCard(t, l.sc, l.slot.Reader, true)
 }
 
 func (l *openscLab) cert(t *testing.T, path string) *x509.Certificate {
@@ -348,7 +326,7 @@ func TestOpenSCYank(t *testing.T) {
 				l.in.YankAfter(n)
 			} else {
 				l.in.Remove()
-				waitReader(t, l.sc, l.slot.Reader, false)
+				lab.WaitCard(t, l.sc, l.slot.Reader, false)
 			}
 			_, err = k.Sign(nil, digest, crypto.SHA256)
 			if !errors.Is(err, card.ErrCardRemoved) {

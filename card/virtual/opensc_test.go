@@ -50,13 +50,13 @@ func TestOpenSC(t *testing.T) {
 		lab.Require(t, "no PC/SC service: "+err.Error())
 	}
 	defer ctx.Release()
-	waitReader(t, ctx, slot.Reader, false)
+	lab.WaitCard(t, ctx, slot.Reader, false)
 	in, err := vpcd.Insert(t.Context(), slot.Addr, card)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Remove()
-	waitReader(t, ctx, slot.Reader, true)
+	lab.WaitCard(t, ctx, slot.Reader, true)
 
 	// OpenSC scans every reader; an opensc.conf that ignores all others
 	// keeps it off the cards of tests running in parallel.
@@ -157,26 +157,4 @@ func TestOpenSC(t *testing.T) {
 		t.Errorf("tries %d after a good PIN", card.PINTries())
 	}
 	t.Logf("%d APDUs answered", card.Count())
-}
-
-// waitReader polls GetStatusChange (never a fixed sleep) until the reader
-// holds a card, or is empty.
-func waitReader(t *testing.T, ctx *scard.Context, reader string, present bool) {
-	t.Helper()
-	st := []scard.ReaderState{{Reader: reader, CurrentState: scard.StateUnaware}}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		err := ctx.GetStatusChange(st, 2*time.Second)
-		if err != nil && !errors.Is(err, scard.ErrTimeout) {
-			t.Fatalf("GetStatusChange %s: %v", reader, err)
-		}
-		ev := st[0].EventState
-		st[0].CurrentState = ev
-		if present && ev&scard.StatePresent != 0 || !present && ev&scard.StateEmpty != 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("reader %q: card present=%v not reached (slot used by another test?)", reader, present)
-		}
-	}
 }
