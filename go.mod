@@ -11,3 +11,5 @@ require (
 )
 
 require golang.org/x/crypto v0.59.0
+
+require github.com/pelletier/go-toml/v2 v2.4.3
