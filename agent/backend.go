@@ -9,18 +9,20 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"time"
 
+	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/card"
 )
 
-// Backend implements bridge.Backend over PC/SC with the APDU signing path.
+// Backend implements bridge.Backend over the card layer (PC/SC or the
+// simulator) with the APDU signing path.
 type Backend struct {
 	// Prompt asks the PIN in the agent's own dialog (never the page).
 	Prompt card.PINPrompt
@@ -32,8 +34,19 @@ type Backend struct {
 	Version string
 	// Origin options for authentication (http loopback in development).
 	Origin webeid.OriginOptions
+	// Hardware is where the cards are; nil means PC/SC.
+	Hardware Hardware
+	// Monitor, when set (the daemon), serves Subscribe from one shared
+	// watch and numbers insertions so the 1.8 chip check runs once per
+	// card insertion. Without it each subscriber watches on its own.
+	Monitor *Monitor
+	// Audit, when set, gets one entry per card operation.
+	Audit *audit.Log
+	// Log gets operational messages (never personal data); nil discards.
+	Log *slog.Logger
 
 	queue readerQueue
+	chip  chipVerdicts
 }
 
 var _ bridge.Backend = (*Backend)(nil)
@@ -45,18 +58,24 @@ func (b *Backend) queueTimeout() time.Duration {
 	return 30 * time.Second
 }
 
+func (b *Backend) hw() Hardware {
+	if b.Hardware != nil {
+		return b.Hardware
+	}
+	return PCSC{}
+}
+
+func (b *Backend) log() *slog.Logger {
+	if b.Log != nil {
+		return b.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
 // Readers lists the readers; no card is touched except to ask a BELPIC
 // card its applet version (GET CARD DATA), which needs no PIN.
 func (b *Backend) Readers(ctx context.Context) ([]bridge.ReaderInfo, error) {
-	pc, err := card.NewContext()
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Release()
-	rs, err := pc.Readers()
-	if errors.Is(err, card.ErrNoReader) {
-		return []bridge.ReaderInfo{}, nil
-	}
+	rs, err := b.hw().Readers()
 	if err != nil {
 		return nil, err
 	}
@@ -67,18 +86,28 @@ func (b *Backend) Readers(ctx context.Context) ([]bridge.ReaderInfo, error) {
 	return out, nil
 }
 
-// Subscribe streams card.Watch's reader and card events.
+// Subscribe streams reader and card events: from the shared Monitor when
+// there is one, else from a watch of its own.
 func (b *Backend) Subscribe(ctx context.Context) (<-chan bridge.CardEvent, error) {
-	raw := make(chan card.Event, 16)
+	var raw <-chan card.Event
+	if b.Monitor != nil {
+		raw = b.Monitor.Subscribe(ctx)
+	} else {
+		ch := make(chan card.Event, 16)
+		go b.hw().Watch(ctx, ch)
+		raw = ch
+	}
 	out := make(chan bridge.CardEvent, 16)
-	go card.Watch(ctx, raw, time.Second)
 	go func() {
 		defer close(out)
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case e := <-raw:
+			case e, ok := <-raw:
+				if !ok {
+					return // the monitor cut a subscriber that fell behind
+				}
 				ev := bridge.CardEvent{Type: e.Type, Reader: e.Reader}
 				switch e.Type {
 				case card.EventCardInserted:
@@ -87,8 +116,10 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan bridge.CardEvent, error
 						ev.Card = card.KindBELPIC
 					}
 				case card.EventReaderAdded, card.EventReaderRemoved, card.EventCardRemoved:
+				case card.EventServiceDown, card.EventServiceUp:
+					ev.Reader = ""
 				default:
-					continue // service up/down: not a card event of the protocol
+					continue
 				}
 				select {
 				case out <- ev:
@@ -101,29 +132,61 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan bridge.CardEvent, error
 	return out, nil
 }
 
+// opInfo is what an operation tells the audit journal.
+type opInfo struct {
+	caller bridge.Caller
+	op     string
+	fields []string
+	reader string
+	serial string // chip serial number, hex
+}
+
 // withCard runs f with the card in reader (or the only one holding a
-// card), holding the reader for the whole operation.
-func (b *Backend) withCard(ctx context.Context, reader string, f func(c *card.Card) error) error {
-	pc, err := card.NewContext()
+// card), holding the reader for the whole operation, and audits it.
+func (b *Backend) withCard(ctx context.Context, info opInfo, f func(c *card.Card) error) (err error) {
+	defer func() { b.audit(info, err) }()
+	hw := b.hw()
+	name, err := hw.Choose(info.reader)
 	if err != nil {
 		return err
 	}
-	defer pc.Release()
-	name, err := pc.ChooseReader(reader)
-	if err != nil {
-		return err
-	}
+	info.reader = name
 	release, err := b.queue.acquire(ctx, name, b.queueTimeout())
 	if err != nil {
 		return err
 	}
 	defer release()
-	c, err := pc.Connect(name)
+	c, err := hw.Connect(name)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	// GET CARD DATA first: it tells a BELPIC card from another one and
+	// gives the chip serial number the audit journal identifies it by.
+	cd, err := c.GetCardData()
+	if err != nil {
+		return err
+	}
+	if d, err := card.ParseCardData(cd); err == nil {
+		info.serial = fmt.Sprintf("%X", d.Serial)
+	}
 	return f(c)
+}
+
+func (b *Backend) audit(info opInfo, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = string(bridge.ErrorOf(err).Code)
+	}
+	b.log().Info("card operation", "op", info.op, "caller", info.caller.String(), "reader", info.reader, "outcome", outcome)
+	if b.Audit == nil {
+		return
+	}
+	e := audit.Entry{Caller: info.caller.String(), Operation: info.op, Fields: info.fields,
+		Reader: info.reader, Card: b.Audit.CardHash(info.serial), Outcome: outcome}
+	if werr := b.Audit.Write(e); werr != nil {
+		b.log().Error("audit journal write failed", "err", werr)
+	}
 }
 
 // readParts maps the requested Reading members to the files to read.
@@ -144,17 +207,30 @@ func readParts(fields []string) card.Parts {
 	return p
 }
 
+// trust is the configured trust store plus the hardware's own roots (the
+// simulator's test PKIs).
+func (b *Backend) trust() *card.TrustStore {
+	t := b.Trust
+	if t == nil {
+		t, _ = card.SystemTrustStore()
+	}
+	if rp, ok := b.hw().(RootProvider); ok {
+		t = t.Clone()
+		for _, r := range rp.Roots() {
+			t.Add(r)
+		}
+	}
+	return t
+}
+
 // Read reads the card and returns only the members asked for.
 func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]json.RawMessage, error) {
 	var r *card.Reading
-	err := b.withCard(ctx, req.Reader, func(c *card.Card) error {
-		trust := b.Trust
-		if trust == nil {
-			trust, _ = card.SystemTrustStore()
-		}
+	info := opInfo{caller: req.Caller, op: "read", fields: req.Fields, reader: req.Reader}
+	err := b.withCard(ctx, info, func(c *card.Card) error {
 		var err error
 		bridge.ReportProgress(ctx, "reading", 0)
-		r, err = c.Read(card.ReadOptions{Parts: readParts(req.Fields), Trust: trust})
+		r, err = b.readCard(c, readParts(req.Fields))
 		if err == nil {
 			bridge.ReportProgress(ctx, "reading", 100)
 		}
@@ -180,11 +256,38 @@ func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]
 	return out, nil
 }
 
+// readCard reads parts. The 1.8 chip check (INTERNAL AUTHENTICATE, of
+// which a card allows a limited number, ref §8.5) runs once per card
+// insertion when a Monitor numbers insertions: later reads of the same
+// insertion reuse its verdict.
+func (b *Backend) readCard(c *card.Card, parts card.Parts) (*card.Reading, error) {
+	var insertion uint64
+	if b.Monitor != nil {
+		insertion = b.Monitor.Insertion(c.Reader())
+	}
+	cached, haveCached := b.chip.get(c.Reader(), insertion)
+	if parts&card.PartChipAuthentication != 0 && haveCached {
+		parts &^= card.PartChipAuthentication
+	}
+	r, err := c.Read(card.ReadOptions{Parts: parts, Trust: b.trust()})
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Integrity.ChipAuthentication != "" && insertion != 0:
+		b.chip.put(c.Reader(), insertion, chipVerdict{r.Integrity.ChipAuthentication, r.Integrity.ChipAuthenticationDetail})
+	case haveCached && r.Integrity.ChipAuthentication == "" && r.Card.AppletVersion == "1.8":
+		r.Integrity.ChipAuthentication, r.Integrity.ChipAuthenticationDetail = cached.verdict, cached.detail
+	}
+	return r, nil
+}
+
 // Authenticate makes a Web eID token with the authentication key, bound
 // to the origin the bridge saw.
 func (b *Backend) Authenticate(ctx context.Context, req bridge.AuthenticateRequest) (*webeid.Token, error) {
 	var tok *webeid.Token
-	err := b.withCard(ctx, req.Reader, func(c *card.Card) error {
+	info := opInfo{caller: req.Caller, op: "authenticate", reader: req.Reader}
+	err := b.withCard(ctx, info, func(c *card.Card) error {
 		key, err := c.Key(card.KeyAuthentication, b.Prompt)
 		if err != nil {
 			return err
@@ -215,7 +318,8 @@ func (s ctxSigner) Sign(_ io.Reader, d []byte, o crypto.SignerOpts) ([]byte, err
 // the card can sign with it.
 func (b *Backend) SigningCertificate(ctx context.Context, req bridge.SigningCertificateRequest) (*bridge.SigningCertificateResult, error) {
 	var res *bridge.SigningCertificateResult
-	err := b.withCard(ctx, req.Reader, func(c *card.Card) error {
+	info := opInfo{caller: req.Caller, op: "signing-certificate", reader: req.Reader}
+	err := b.withCard(ctx, info, func(c *card.Card) error {
 		key, err := c.Key(card.KeySigning, nil)
 		if err != nil {
 			return err
@@ -252,7 +356,8 @@ func (b *Backend) Sign(ctx context.Context, req bridge.SignRequest) (*bridge.Sig
 		return nil, bridge.NewError(bridge.CodeBadRequest, "hash function "+req.HashFunction)
 	}
 	var res *bridge.SignResult
-	err := b.withCard(ctx, req.Reader, func(c *card.Card) error {
+	info := opInfo{caller: req.Caller, op: "sign", reader: req.Reader}
+	err := b.withCard(ctx, info, func(c *card.Card) error {
 		key, err := c.Key(card.KeySigning, b.Prompt)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -254,7 +255,7 @@ func TestQueuedProgress(t *testing.T) {
 		if err := c.Call(ctx, "readers", nil, &rs); err != nil {
 			t.Fatal(err)
 		}
-		if rs.Readers[0].Card == card.KindBELPIC {
+		if slices.ContainsFunc(rs.Readers, func(r bridge.ReaderInfo) bool { return r.Name == slot.Reader && r.Card == card.KindBELPIC }) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

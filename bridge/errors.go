@@ -112,9 +112,12 @@ func NewError(code Code, detail string) *Error {
 	return &Error{Code: code, Message: m.EN, Messages: m, Detail: detail}
 }
 
-// toError maps what a Backend returned to a protocol error. Backends may
+// ErrorOf maps what a Backend returned to a protocol error. Backends may
 // return *Error directly, or the card layer's errors; anything unknown is
-// INTERNAL, with no detail, so internal messages never reach a page.
+// INTERNAL, with no detail, so internal messages never reach a page. The
+// agent uses it to name outcomes in its audit journal.
+func ErrorOf(err error) *Error { return toError(err) }
+
 func toError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {

@@ -43,6 +43,7 @@ const watchWait = 5 * time.Second
 // without polling; a stopped PC/SC service (pcscd restarted, or not
 // running at start) is reported once as service-down and retried every
 // retry interval until it is back (service-up, then the state again).
+// The first working context is reported as service-up as well.
 //
 // Watch never sends on events after it returned.
 func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error {
@@ -50,12 +51,15 @@ func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error 
 		retry = time.Second
 	}
 	w := &watcher{events: events, known: map[string]*readerState{}}
-	down := false
+	// down starts true so that the first working context is reported as
+	// service-up too: a watcher of a service with no reader otherwise
+	// cannot tell "up, empty" from "still connecting".
+	down, first := true, true
 	for {
 		pc, err := scard.EstablishContext()
 		if err == nil {
 			if down {
-				down = false
+				down, first = false, false
 				if !w.send(ctx, Event{Type: EventServiceUp}) {
 					return ctx.Err()
 				}
@@ -67,8 +71,8 @@ func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error 
 			return ctx.Err()
 		}
 		// The service went away (or never was): every reader is gone.
-		if !down {
-			down = true
+		if !down || first {
+			down, first = true, false
 			if !w.forgetAll(ctx) || !w.send(ctx, Event{Type: EventServiceDown}) {
 				return ctx.Err()
 			}

@@ -52,6 +52,43 @@ type Dialog struct {
 
 // Prompt implements card.PINPrompt.
 func (d *Dialog) Prompt(ctx context.Context, req card.PINRequest) ([]byte, error) {
+	data, err := d.run(ctx, []string{
+		"SETDESC " + escape(Description(req)),
+		"SETPROMPT " + escape(promptLabel(req)),
+	}, "GETPIN")
+	if err != nil {
+		return nil, err
+	}
+	pin, err := unescape(data)
+	card.Wipe(data)
+	if err != nil {
+		return nil, err
+	}
+	return pin, nil
+}
+
+// Confirm shows desc with two buttons, ok and cancel, and reports whether
+// the user chose ok. Closing the dialog is a no; a timeout is
+// card.ErrPINTimeout. The agent asks consent this way: the dialog is its
+// own, outside any web page.
+func (d *Dialog) Confirm(ctx context.Context, desc, ok, cancel string) (bool, error) {
+	_, err := d.run(ctx, []string{
+		"SETDESC " + escape(desc),
+		"SETOK " + escape(ok),
+		"SETCANCEL " + escape(cancel),
+	}, "CONFIRM")
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, card.ErrPINCancelled), errors.Is(err, errNotConfirmed):
+		return false, nil
+	}
+	return false, err
+}
+
+// run starts the program, sets the title, timeout and tty, sends setup,
+// then the final command, and returns its data.
+func (d *Dialog) run(ctx context.Context, setup []string, final string) ([]byte, error) {
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = 60 * time.Second
@@ -83,32 +120,22 @@ func (d *Dialog) Prompt(ctx context.Context, req card.PINRequest) ([]byte, error
 	if title == "" {
 		title = "Belgian eID"
 	}
-	setup := []string{
-		"SETTITLE " + escape(title),
-		"SETDESC " + escape(Description(req)),
-		"SETPROMPT " + escape(promptLabel(req)),
-		"SETTIMEOUT " + strconv.Itoa(int(timeout/time.Second)),
-	}
+	cmds := []string{"SETTITLE " + escape(title), "SETTIMEOUT " + strconv.Itoa(int(timeout/time.Second))}
 	if d.TTY != "" {
-		setup = append(setup, "OPTION ttyname="+d.TTY, "OPTION ttytype=dumb")
+		cmds = append(cmds, "OPTION ttyname="+d.TTY, "OPTION ttytype=dumb")
 	}
-	for _, c := range setup {
+	for _, c := range append(cmds, setup...) {
 		if _, err := s.command(c); err != nil {
 			return nil, fmt.Errorf("pinentry %s: %w", strings.Fields(c)[0], err)
 		}
 	}
-	data, err := s.command("GETPIN")
+	data, err := s.command(final)
 	s.send("BYE")
 	if err != nil {
 		card.Wipe(data)
 		return nil, err
 	}
-	pin, err := unescape(data)
-	card.Wipe(data)
-	if err != nil {
-		return nil, err
-	}
-	return pin, nil
+	return data, nil
 }
 
 // promptLabel is the short label before the input field.
@@ -172,11 +199,15 @@ func (s *session) command(line string) ([]byte, error) {
 }
 
 // Assuan error codes pinentry uses (libgpg-error: source 5, codes 62
-// timeout and 99 cancelled).
+// timeout, 99 cancelled and 114 not confirmed).
 const (
-	errTimeout   = 83886142
-	errCancelled = 83886179
+	errTimeout          = 83886142
+	errCancelled        = 83886179
+	errNotConfirmedCode = 83886194
 )
+
+// errNotConfirmed: the user chose the "not ok" answer of CONFIRM.
+var errNotConfirmed = errors.New("pinentry: not confirmed")
 
 // response reads lines up to OK or ERR and returns the data lines ("D ...")
 // joined, still escaped.
@@ -207,6 +238,8 @@ func (s *session) response() ([]byte, error) {
 				return nil, card.ErrPINCancelled
 			case errTimeout & 0xFFFF:
 				return nil, card.ErrPINTimeout
+			case errNotConfirmedCode & 0xFFFF:
+				return nil, errNotConfirmed
 			}
 			return nil, fmt.Errorf("pinentry: %s", line)
 		}

@@ -156,3 +156,55 @@ func TestDescription(t *testing.T) {
 		}
 	}
 }
+
+// TestConfirmPinentryTTY answers the real pinentry-tty's confirmation
+// both ways through a pseudo-terminal.
+func TestConfirmPinentryTTY(t *testing.T) {
+	prog, err := exec.LookPath("pinentry-tty")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("pinentry-tty is required in CI (apt-get install pinentry-tty)")
+		}
+		t.Skip("pinentry-tty not installed")
+	}
+	for _, tt := range []struct {
+		key  string
+		want bool
+	}{{"a", true}, {"d", false}} {
+		m, slave := openPTY(t)
+		d := &Dialog{Program: prog, TTY: slave, Timeout: 10 * time.Second}
+		screen := typeWhenAsked(t, m, "[ad]?", tt.key)
+		ok, err := d.Confirm(context.Background(), "https://app.example wants to read your identity.", "_Allow", "_Deny")
+		shown := <-screen
+		if err != nil || ok != tt.want {
+			t.Fatalf("key %q: ok %v err %v (screen %q)", tt.key, ok, err, shown)
+		}
+		if !strings.Contains(shown, "https://app.example wants to read your identity.") {
+			t.Errorf("screen %q", shown)
+		}
+	}
+}
+
+// TestConfirmAssuan: the answers a confirmation can get.
+func TestConfirmAssuan(t *testing.T) {
+	for _, tt := range []struct {
+		answer string
+		ok     bool
+		err    error
+	}{
+		{`OK`, true, nil},
+		{`'ERR 83886179 Operation cancelled <Pinentry>'`, false, nil},
+		{`'ERR 83886194 Not confirmed <Pinentry>'`, false, nil},
+		{`'ERR 83886142 Timeout <Pinentry>'`, false, card.ErrPINTimeout},
+	} {
+		script := filepath.Join(t.TempDir(), "pinentry")
+		body := "#!/bin/sh\necho 'OK Pleased to meet you'\nwhile read cmd rest; do\n case $cmd in\n CONFIRM) printf '%s\\n' " + tt.answer + " ;;\n BYE) echo OK; exit 0 ;;\n *) echo OK ;;\n esac\ndone\n"
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ok, err := (&Dialog{Program: script}).Confirm(context.Background(), "d", "Allow", "Deny")
+		if ok != tt.ok || !errors.Is(err, tt.err) {
+			t.Errorf("%s: ok %v err %v", tt.answer, ok, err)
+		}
+	}
+}
