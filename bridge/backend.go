@@ -47,7 +47,7 @@ type ReaderInfo struct {
 // reader-removed, card-inserted or card-removed.
 type CardEvent struct {
 	Type   string `json:"-"`
-	Reader string `json:"reader"`
+	Reader string `json:"reader,omitempty"`
 	// Card is set on card-inserted: "belpic" or "unknown".
 	Card string `json:"card,omitempty"`
 }

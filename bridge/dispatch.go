@@ -58,7 +58,7 @@ func (c *conn) hello(req *Request) (any, *Error) {
 		v = "0.0.0-dev"
 	}
 	return HelloResult{Server: "eid-agent", Version: v, Protocol: ProtocolVersion,
-		Protocols: []int{ProtocolVersion}, Features: features, Origin: c.caller.Origin}, nil
+		Protocols: []int{ProtocolVersion}, Features: c.s.features(), Origin: c.caller.Origin}, nil
 }
 
 func noParams(req *Request) *Error {

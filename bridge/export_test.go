@@ -25,3 +25,12 @@ type Bucket = bucket
 var NewBucket = newBucket
 
 func (b *bucket) Allow(now time.Time) bool { return b.allow(now) }
+
+// Handlers returns the request types the dispatcher knows.
+func Handlers() map[string]bool {
+	out := map[string]bool{}
+	for k := range handlers {
+		out[k] = true
+	}
+	return out
+}

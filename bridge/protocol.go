@@ -36,8 +36,9 @@ type Event struct {
 
 var (
 	nullID = json.RawMessage("null")
-	// typeRe: request types are short lower-case words with dashes.
-	typeRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+	// typeRe: request types are short lower-case words with dashes, in
+	// dotted groups ("simulator.insert").
+	typeRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}(\.[a-z][a-z0-9-]{0,31})?$`)
 )
 
 const maxIDLength = 64

@@ -43,6 +43,12 @@ func TestSchemaSamples(t *testing.T) {
 		{"error", `{"id":1,"error":{"code":"BAD_REQUEST","message":"m","messages":{"en":"a","nl":"b","fr":"c"}}}`, false},
 		{"event-card", `{"event":"card-inserted","data":{"reader":"R","card":"belpic"}}`, true},
 		{"event-card", `{"event":"card-inserted","data":{"reader":"R","name":"Alice"}}`, false},
+		{"event-card", `{"event":"service-down","data":{}}`, true},
+		{"event-card", `{"event":"service-gone","data":{}}`, false},
+		{"request-status", `{"id":9,"type":"status"}`, true},
+		{"request-simulator-insert", `{"id":10,"type":"simulator.insert","params":{"profile":"kids-1.8"}}`, true},
+		{"request-simulator-insert", `{"id":10,"type":"simulator.insert","params":{"card":"kids-1.8"}}`, false},
+		{"request-simulator-remove", `{"id":11,"type":"simulator.remove"}`, true},
 		{"response-authenticate", `{"id":1,"result":{"unverifiedCertificate":"MIIB","algorithm":"ES384","signature":"AAAA","format":"web-eid:1.0","appVersion":"https://x"}}`, true},
 		{"response-authenticate", `{"id":1,"result":{"unverifiedCertificate":"MIIB","algorithm":"none","signature":"AAAA","format":"web-eid:1.0","appVersion":"https://x"}}`, false},
 	} {
@@ -56,7 +62,12 @@ func TestSchemaSamples(t *testing.T) {
 // Every request type has a request and a response schema.
 func TestSchemaCoverage(t *testing.T) {
 	names := strings.Join(bridge.SchemaNames(), " ")
-	for _, typ := range []string{"hello", "readers", "subscribe", "read", "authenticate", "signing-certificate", "sign", "reading-proof"} {
+	types := []string{"hello"}
+	for typ := range bridge.Handlers() {
+		types = append(types, typ)
+	}
+	for _, typ := range types {
+		typ = strings.ReplaceAll(typ, ".", "-")
 		for _, kind := range []string{"request-", "response-"} {
 			if !strings.Contains(" "+names+" ", " "+kind+typ+" ") {
 				t.Errorf("no schema %s%s", kind, typ)
