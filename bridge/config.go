@@ -50,6 +50,10 @@ type Config struct {
 	Backend                  Backend
 	Consent                  Consent // nil denies every identity read, authentication and signature
 	Version                  string  // agent version, reported by hello and in tokens
+	// Status and Simulator enable the status and simulator.* operations
+	// (extensions.go); nil leaves them out of hello's features.
+	Status    StatusBackend
+	Simulator SimulatorBackend
 	// peerUID overrides the same-user check in tests; nil uses the OS.
 	peerUID func(local, remote netip.AddrPort) (int, error)
 }
