@@ -54,6 +54,11 @@ type Config struct {
 	// (extensions.go); nil leaves them out of hello's features.
 	Status    StatusBackend
 	Simulator SimulatorBackend
+	// SelfOrigin admits the agent's own pages (Pages): a page whose Origin
+	// is http:// plus the Host it was served from, which the Host check
+	// has already tied to the agent's loopback address and port. Only the
+	// agent serves that origin.
+	SelfOrigin bool
 	// peerUID overrides the same-user check in tests; nil uses the OS.
 	peerUID func(local, remote netip.AddrPort) (int, error)
 }

@@ -78,7 +78,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (Caller, bool) {
 	case hasOrigin:
 		// A browser always sends Origin; a token never overrides it, so
 		// a page cannot borrow a desktop app's rights.
-		if len(origin) != 1 || !s.checkOrigin(origin[0]) {
+		if len(origin) != 1 || !(s.checkOrigin(origin[0]) || s.cfg.SelfOrigin && origin[0] == "http://"+r.Host) {
 			refuse(w, http.StatusForbidden, NewError(CodeOriginNotAllowed, "Origin is not on the allow-list"))
 			return Caller{}, false
 		}

@@ -275,8 +275,8 @@ func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	f, problems := parse(path, data)
-	if len(problems) == 0 {
-		problems = f.validate(path, data)
+	if f != nil {
+		problems = append(problems, f.validate(path, data)...)
 	}
 	if policy {
 		for _, k := range keysOf(data) {
@@ -314,7 +314,9 @@ func parse(path string, data []byte) (*Config, []Problem) {
 			ps = append(ps, Problem{File: path, Line: line, Key: strings.Join(e.Key(), "."),
 				Message: "unknown key (see `eid-agent config example` for the keys)"})
 		}
-		return nil, ps
+		// The decoder filled in the known keys: check their values too,
+		// so one run of `config check` lists every problem.
+		return f, ps
 	}
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
@@ -543,7 +545,7 @@ func CheckListen(addr string) error {
 	if err != nil {
 		return fmt.Errorf("%q: want a loopback IP and port such as 127.0.0.1:8877 or [::1]:8877", addr)
 	}
-	if !ap.Addr().IsLoopback() {
+	if a := ap.Addr(); a != netip.MustParseAddr("127.0.0.1") && a != netip.IPv6Loopback() {
 		return fmt.Errorf("%q is not a loopback address: the agent only listens on 127.0.0.1 or ::1", addr)
 	}
 	return nil

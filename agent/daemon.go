@@ -1,0 +1,360 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eid-agent/eid-agent/agent/audit"
+	"github.com/eid-agent/eid-agent/agent/config"
+	"github.com/eid-agent/eid-agent/agent/pinentry"
+	"github.com/eid-agent/eid-agent/agent/simulator"
+	"github.com/eid-agent/eid-agent/bridge"
+	"github.com/eid-agent/eid-agent/bridge/webeid"
+	"github.com/eid-agent/eid-agent/card"
+)
+
+// Daemon is `eid-agent run`: the monitor of every reader, the bridge, the
+// audit journal and the consent store, assembled from a configuration.
+type Daemon struct {
+	Config  *config.Config
+	Version string
+	Log     *slog.Logger
+	// Pages serves the demo page and client at "/" (nil: 404). It gets
+	// the roots the agent trusts, for the demo's token verification.
+	Pages func(roots func() []*x509.Certificate) http.Handler
+	// Prompt asks PINs; nil picks one from Config.PINPrompt.
+	Prompt card.PINPrompt
+	// Ask asks consent; nil picks one from Config.ConsentPrompt.
+	Ask AskFunc
+
+	started   time.Time
+	hw        Hardware
+	sim       *simulator.Simulator
+	monitor   *Monitor
+	audit     *audit.Log
+	backend   *Backend
+	srv       *bridge.Server
+	tokenPath string
+	trust     *card.TrustStore
+
+	runMu  sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// TokenFile is the name of the desktop-application token in the state
+// directory; `eid-agent status` reads it to connect.
+const TokenFile = "app-token"
+
+// LocalApp is the desktop-application name of the token in TokenFile.
+const LocalApp = "local"
+
+// Start opens everything and starts listening; Serve then runs until its
+// context ends. Errors leave nothing open.
+func (d *Daemon) Start() (err error) {
+	c := d.Config
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	d.started = time.Now()
+	cleanup := []func(){}
+	defer func() {
+		if err != nil {
+			for i := len(cleanup) - 1; i >= 0; i-- {
+				cleanup[i]()
+			}
+		}
+	}()
+	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
+		return fmt.Errorf("state folder: %w", err)
+	}
+	d.trust, err = card.SystemTrustStore()
+	if err != nil {
+		d.Log.Warn("trust store", "err", err)
+	}
+	d.trust = d.trust.Clone()
+	for _, f := range c.TrustRoots {
+		if err := d.trust.AddFile(f); err != nil {
+			return fmt.Errorf("trust_roots: %w", err)
+		}
+	}
+	if c.Simulate {
+		d.sim = simulator.New(nil)
+		if c.SimulateProfile != "" {
+			if err := d.sim.Insert(c.SimulateProfile); err != nil {
+				return err
+			}
+		}
+		d.hw = d.sim
+	} else {
+		d.hw = PCSC{}
+	}
+	d.monitor = NewMonitor(d.hw)
+	if c.AuditEnabled() && c.Audit.Path != "" {
+		d.audit, err = audit.Open(c.Audit.Path, audit.Options{MaxSize: int64(c.Audit.MaxSizeMB) << 20, Keep: c.Audit.Keep})
+		if err != nil {
+			return err
+		}
+		cleanup = append(cleanup, func() { d.audit.Close() })
+	}
+	token, err := loadOrCreateToken(filepath.Join(c.StateDir, TokenFile))
+	if err != nil {
+		return err
+	}
+	d.tokenPath = filepath.Join(c.StateDir, TokenFile)
+
+	prompt := d.Prompt
+	if prompt == nil {
+		prompt = d.pinPrompt()
+	}
+	ask := d.Ask
+	if ask == nil {
+		ask = d.consentDialog()
+	}
+	admin := map[string]bridge.Grant{}
+	for _, g := range c.Grants {
+		admin[g.Origin] = mergeGrant(admin[g.Origin], g.Permissions)
+	}
+	// The agent's own pages may use the agent (bridge SelfOrigin); their
+	// http://127.0.0.1:PORT origin needs http allowed for tokens.
+	allowHTTP := c.AllowHTTPLoopbackOrigins || d.Pages != nil
+	consent := &Consent{Admin: admin, Path: filepath.Join(c.StateDir, "consent.json"), Ask: ask, Audit: d.audit, Log: d.Log}
+	d.backend = &Backend{Prompt: prompt, Trust: d.trust, QueueTimeout: c.QueueTimeout.Duration, Version: d.Version,
+		Origin: webeid.OriginOptions{AllowHTTPLoopback: allowHTTP}, Hardware: d.hw, Monitor: d.monitor, Audit: d.audit, Log: d.Log}
+	bc := bridge.Config{
+		Listen:                   c.Listen,
+		AllowedOrigins:           dedupe(c.AllowedOrigins),
+		AllowHTTPLoopbackOrigins: c.AllowHTTPLoopbackOrigins,
+		SelfOrigin:               d.Pages != nil,
+		Tokens:                   []bridge.AppToken{{Name: LocalApp, Token: token}},
+		Limits: bridge.Limits{MaxConnections: c.Limits.MaxConnections, RequestsPerSec: c.Limits.RequestsPerSecond,
+			MaxMessageSize: c.Limits.MaxMessageBytes, IdleTimeout: c.Limits.IdleTimeout.Duration},
+		Backend: d.backend,
+		Consent: consent,
+		Version: d.Version,
+		Status:  d,
+	}
+	if d.sim != nil {
+		bc.Simulator = simulatorBackend{d.sim}
+	}
+	if d.Pages != nil {
+		_ = d.Pages(d.roots) // PAGES: bc.Pages once bridge has it
+	}
+	d.srv, err = bridge.New(bc)
+	if err != nil {
+		return err
+	}
+	if err := d.srv.Listen(); err != nil {
+		return err
+	}
+	if c.Simulate && d.Pages != nil {
+		// Nothing real to protect: the demo page runs without dialogs.
+		for _, a := range d.srv.Addrs() {
+			port := a.(*net.TCPAddr).Port
+			for _, h := range []string{a.String(), fmt.Sprintf("localhost:%d", port)} {
+				admin["http://"+h] = mergeGrant(admin["http://"+h], config.Permissions)
+			}
+		}
+	}
+	return nil
+}
+
+// roots are the certificates the agent trusts now (with the simulator's
+// test roots), for the demo page's verification.
+func (d *Daemon) roots() []*x509.Certificate {
+	r := d.trust.Roots()
+	if d.sim != nil {
+		r = append(r, d.sim.Roots()...)
+	}
+	return r
+}
+
+// Addrs are the listening addresses.
+func (d *Daemon) Addrs() []net.Addr { return d.srv.Addrs() }
+
+// Serve runs until ctx ends, then shuts down: work in flight gets up to
+// grace to finish (or is cancelled), clients are closed with a close
+// frame, the journals are closed.
+func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
+	mctx, stopMonitor := context.WithCancel(context.Background())
+	monitorDone := make(chan struct{})
+	go func() {
+		defer close(monitorDone)
+		d.monitor.Run(mctx)
+	}()
+	errc := make(chan error, 1)
+	go func() { errc <- d.srv.Serve() }()
+	d.Log.Info("agent started", "version", d.Version, "simulate", d.sim != nil, "listen", addrsString(d.srv.Addrs()))
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+		d.Log.Info("shutting down")
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := d.srv.Shutdown(sctx); err != nil && serveErr == nil && !errors.Is(err, http.ErrServerClosed) {
+		serveErr = err
+	}
+	stopMonitor()
+	<-monitorDone
+	if d.audit != nil {
+		d.audit.Close()
+	}
+	d.Log.Info("agent stopped")
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// AgentStatus is the agent part of the status answer (bridge adds the
+// connection count).
+type AgentStatus struct {
+	Version      string           `json:"version"`
+	PID          int              `json:"pid"`
+	StartedAt    time.Time        `json:"startedAt"`
+	Simulate     bool             `json:"simulate"`
+	Service      string           `json:"service"`
+	ServiceSince time.Time        `json:"serviceSince"`
+	Readers      []ReaderSnapshot `json:"readers"`
+	Subscribers  int              `json:"subscribers"`
+	Listen       []string         `json:"listen"`
+	Audit        bool             `json:"audit"`
+}
+
+// Status implements bridge.StatusBackend.
+func (d *Daemon) Status(ctx context.Context) (json.RawMessage, error) {
+	snap := d.monitor.Snapshot()
+	st := AgentStatus{Version: d.Version, PID: os.Getpid(), StartedAt: d.started.UTC().Round(time.Second),
+		Simulate: d.sim != nil, Service: snap.Service, ServiceSince: snap.ServiceSince.UTC().Round(time.Millisecond),
+		Readers: snap.Readers, Subscribers: snap.Subscribers, Audit: d.audit != nil}
+	for i := range st.Readers {
+		st.Readers[i].Since = st.Readers[i].Since.UTC().Round(time.Millisecond)
+	}
+	for _, a := range d.srv.Addrs() {
+		st.Listen = append(st.Listen, a.String())
+	}
+	return json.Marshal(st)
+}
+
+// Simulator returns the built-in virtual reader in simulate mode, else nil.
+func (d *Daemon) Simulator() *simulator.Simulator { return d.sim }
+
+// Monitor returns the reader monitor.
+func (d *Daemon) Monitor() *Monitor { return d.monitor }
+
+type simulatorBackend struct{ s *simulator.Simulator }
+
+func (b simulatorBackend) SimulatorProfiles() []string { return simulator.Profiles() }
+func (b simulatorBackend) SimulatorInsert(_ context.Context, p string) error {
+	return b.s.Insert(p)
+}
+func (b simulatorBackend) SimulatorRemove(context.Context) error { b.s.Remove(); return nil }
+
+// pinPrompt picks the PIN dialog from the configuration.
+func (d *Daemon) pinPrompt() card.PINPrompt {
+	c := d.Config
+	switch c.PINPrompt {
+	case "none":
+		return nil
+	case "terminal":
+		return pinentry.Terminal(os.Stdin, os.Stderr)
+	}
+	prog := c.PinentryProgram
+	if prog == "" {
+		p, err := pinentry.Find()
+		if err != nil {
+			d.Log.Warn("no pinentry program: operations that need the PIN will fail unless the reader has a PIN pad")
+			return nil
+		}
+		prog = p
+	}
+	return (&pinentry.Dialog{Program: prog}).Prompt
+}
+
+// consentDialog picks the consent dialog from the configuration.
+func (d *Daemon) consentDialog() AskFunc {
+	c := d.Config
+	if c.ConsentPrompt == "none" {
+		return nil
+	}
+	prog := c.PinentryProgram
+	if prog == "" {
+		p, err := pinentry.Find()
+		if err != nil {
+			d.Log.Warn("no pinentry program: origins not granted in the configuration will be refused")
+			return nil
+		}
+		prog = p
+	}
+	dlg := &pinentry.Dialog{Program: prog, Title: "eID: allow this site?"}
+	return func(ctx context.Context, caller bridge.Caller, op bridge.Operation) (bool, error) {
+		return dlg.Confirm(ctx, ConsentQuestion(caller, op), "_Allow", "_Deny")
+	}
+}
+
+// mergeGrant adds configuration permissions to a grant.
+func mergeGrant(g bridge.Grant, perms []string) bridge.Grant {
+	for _, p := range perms {
+		switch p {
+		case "authenticate":
+			g.Authenticate = true
+		case "sign":
+			g.Sign = true
+		default:
+			g.Fields = append(g.Fields, p)
+		}
+	}
+	return g
+}
+
+func loadOrCreateToken(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("desktop token: %w", err)
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	tok := base64.RawURLEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("desktop token: %w", err)
+	}
+	return tok, nil
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func addrsString(as []net.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
