@@ -50,14 +50,23 @@ func BenchmarkReadPCSC(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		for _, strategy := range []string{"agent", "baseline"} {
+		// cached: a returning card, its photo and certificates in the
+		// agent's cache (warmed before timing; FileCache).
+		cache := &benchCache{m: map[string][]byte{}}
+		if _, err := c.ReadFilesCached(PartAll, cache); err != nil {
+			b.Fatal(err)
+		}
+		for _, strategy := range []string{"agent", "baseline", "cached"} {
 			b.Run(name+"/"+strategy, func(b *testing.B) {
 				var files *Files
 				start := c.Stats()
 				for b.Loop() {
-					if strategy == "agent" {
+					switch strategy {
+					case "agent":
 						files, err = c.ReadFiles(PartAll)
-					} else {
+					case "cached":
+						files, err = c.ReadFilesCached(PartAll, cache)
+					default:
 						files, err = readBaseline(c)
 					}
 					if err != nil {
@@ -145,19 +154,7 @@ func minAPDUs(f *Files) int {
 	return n
 }
 
-// BenchmarkDecodeVerify measures the host-side work of a read, without the
-// card: parsing and verifying the public test dumps.
-func BenchmarkDecodeVerify(b *testing.B) {
-	for _, name := range []string{"alice-v11-rsa", "specimen-v17-ec"} {
-		f := loadDump(b, name)
-		ts := &TrustStore{}
-		b.Run(name, func(b *testing.B) {
-			for b.Loop() {
-				if _, err := Decode(f); err != nil {
-					b.Fatal(err)
-				}
-				Verify(f, ts, time.Now())
-			}
-		})
-	}
-}
+type benchCache struct{ m map[string][]byte }
+
+func (c *benchCache) Get(k string) ([]byte, bool) { b, ok := c.m[k]; return b, ok }
+func (c *benchCache) Put(k string, b []byte)      { c.m[k] = b }

@@ -3,6 +3,8 @@ package card
 import (
 	"errors"
 	"fmt"
+
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // Sentinel errors. Callers test them with errors.Is; the concrete errors
@@ -17,8 +19,9 @@ var (
 	ErrCardRemoved = errors.New("card removed")
 	// ErrUnsupportedCard: the card does not answer as a Belgian eID.
 	ErrUnsupportedCard = errors.New("not a Belgian eID card")
-	// ErrMalformed: a card file could not be parsed.
-	ErrMalformed = errors.New("malformed card data")
+	// ErrMalformed: a card file could not be parsed. It is the same value as
+	// eidfile.ErrMalformed, where the parsers live.
+	ErrMalformed = eidfile.ErrMalformed
 	// ErrAmbiguousReader: several readers hold a card and none was named.
 	ErrAmbiguousReader = errors.New("several readers hold a card; name one")
 	// ErrReaderNotFound: the named reader does not exist.
@@ -74,20 +77,7 @@ func (e *PINError) Is(target error) bool { return target == ErrPINBlocked && e.R
 
 // FormatError reports a card file that could not be parsed. It matches
 // ErrMalformed.
-type FormatError struct {
-	File   string // "identity", "address", "card data", ...
-	Offset int    // byte offset of the problem, -1 when not applicable
-	Reason string
-}
-
-func (e *FormatError) Error() string {
-	if e.Offset >= 0 {
-		return fmt.Sprintf("%s file: %s (at byte %d)", e.File, e.Reason, e.Offset)
-	}
-	return fmt.Sprintf("%s file: %s", e.File, e.Reason)
-}
-
-func (e *FormatError) Is(target error) bool { return target == ErrMalformed }
+type FormatError = eidfile.FormatError
 
 // swText gives the meaning of the status words the applet uses
 // (ref §2.3, §2.4, §7.3, §8.2, §8.3).

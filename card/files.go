@@ -3,6 +3,8 @@ package card
 import (
 	"errors"
 	"fmt"
+
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // File identifiers of the BELPIC applet (ref §3.1). A path is the absolute
@@ -107,36 +109,9 @@ func (c *Card) readFile(path []byte, size func(read []byte) int) ([]byte, error)
 	}
 }
 
-// derSize returns the total length of the DER SEQUENCE at the start of b,
-// 0 for an absent certificate (the file starts with zero padding), and -1
-// when the size is not known (header incomplete, or not DER: read it all and
-// let the parser report it).
-func derSize(b []byte) int {
-	if len(b) < 2 {
-		return -1
-	}
-	if b[0] == 0x00 {
-		return 0
-	}
-	if b[0] != 0x30 {
-		return -1
-	}
-	if b[1] < 0x80 {
-		return 2 + int(b[1])
-	}
-	n := int(b[1] & 0x7F)
-	if n == 0 || n > 3 {
-		return -1
-	}
-	if len(b) < 2+n {
-		return -1
-	}
-	l := 0
-	for _, x := range b[2 : 2+n] {
-		l = l<<8 | int(x)
-	}
-	return 2 + n + l
-}
+// derSize is the useful length of a certificate file read so far (see
+// eidfile.DERSize): readFile stops there instead of reading the padding.
+func derSize(b []byte) int { return eidfile.DERSize(b) }
 
 // isNotFound reports whether err is the card saying a file does not exist.
 func isNotFound(err error) bool {

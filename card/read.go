@@ -2,9 +2,10 @@ package card
 
 import (
 	"crypto/rand"
-	"crypto/sha512"
 	"fmt"
 	"time"
+
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // Parts selects what Read reads. The identity file, its signature and the
@@ -29,6 +30,9 @@ const (
 type ReadOptions struct {
 	Parts Parts       // zero means PartAll
 	Trust *TrustStore // nil means DefaultTrustStore()
+	// Cache, when set, supplies the photo and certificates a card has
+	// shown before, after checking them against the card (FileCache).
+	Cache FileCache
 	// Now is the time the RRN chain is judged at; zero means time.Now().
 	Now time.Time
 }
@@ -54,7 +58,15 @@ func (c *Card) GetCardData() ([]byte, error) {
 // ReadFiles reads the card's files inside one transaction. Either every
 // requested file is returned or an error is: a card removed half-way gives
 // ErrCardRemoved, never a partial Files.
-func (c *Card) ReadFiles(parts Parts) (*Files, error) {
+func (c *Card) ReadFiles(parts Parts) (*Files, error) { return c.readFiles(parts, nil) }
+
+// ReadFilesCached is ReadFiles taking the photo and certificates from
+// cache when the card proves them current (see FileCache).
+func (c *Card) ReadFilesCached(parts Parts, cache FileCache) (*Files, error) {
+	return c.readFiles(parts, cache)
+}
+
+func (c *Card) readFiles(parts Parts, cache FileCache) (*Files, error) {
 	if parts == 0 {
 		parts = PartAll
 	}
@@ -97,7 +109,24 @@ func (c *Card) ReadFiles(parts Parts) (*Files, error) {
 			if it.cert {
 				size = derSize
 			}
-			b, err := c.readFile(it.path, size)
+			if cache != nil && it.dst == &f.Photo {
+				if b, ok := readCachedPhoto(cache, f.Identity); ok {
+					f.Photo = b
+					continue
+				}
+			}
+			var b []byte
+			var err error
+			if cache != nil && it.cert {
+				b, err = c.readCertCached(cache, it.path)
+			} else {
+				b, err = c.readFile(it.path, size)
+			}
+			if cache != nil && err == nil && it.dst == &f.Photo {
+				if h := eidfile.PhotoHash(f.Identity); h != nil && eidfile.PhotoMatches(h, b) {
+					cache.Put(photoKey(h), b)
+				}
+			}
 			if err != nil {
 				if it.optional && isNotFound(err) {
 					continue
@@ -122,15 +151,10 @@ func (c *Card) ReadFiles(parts Parts) (*Files, error) {
 
 // Read reads, decodes and verifies the card.
 func (c *Card) Read(opt ReadOptions) (*Reading, error) {
-	f, err := c.ReadFiles(opt.Parts)
+	f, err := c.readFiles(opt.Parts, opt.Cache)
 	if err != nil {
 		return nil, err
 	}
-	r, err := Decode(f)
-	if err != nil {
-		return nil, err
-	}
-	r.Card.Reader = c.reader
 	trust := opt.Trust
 	if trust == nil {
 		trust = DefaultTrustStore()
@@ -139,7 +163,11 @@ func (c *Card) Read(opt ReadOptions) (*Reading, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	r.Integrity = mergeIntegrity(r.Integrity, Verify(f, trust, now))
+	r, err := eidfile.DecodeVerify(f, trust, now)
+	if err != nil {
+		return nil, err
+	}
+	r.Card.Reader = c.reader
 	return r, nil
 }
 
@@ -158,10 +186,4 @@ func (c *Card) internalAuthenticate() (challenge, sig []byte, err error) {
 		return nil, nil, err
 	}
 	return challenge, sig, nil
-}
-
-// basicKeyHash is the hash identity tag 1A holds for file 4040 (ref §8.5).
-func basicKeyHash(b []byte) []byte {
-	h := sha512.Sum384(b)
-	return h[:]
 }
