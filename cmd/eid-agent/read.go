@@ -10,6 +10,7 @@ import (
 
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/viewerxml"
+	"github.com/eid-agent/eid-agent/proof"
 )
 
 func runRead(args []string, stdout, stderr io.Writer) int {
@@ -20,11 +21,17 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 	noPhoto := fs.Bool("no-photo", false, "leave the photo out of the output (it is still read and checked)")
 	var roots multiFlag
 	fs.Var(&roots, "trust-root", "also trust the root certificate in `FILE.pem` (PEM or DER; repeatable)")
+	withProof := fs.Bool("proof", false, "also make the reading-proof record, journal it and print it (docs/isi-and-proofs.md)")
+	jf := addJournalFlags(fs)
 	if st, ok := parseFlags(fs, args); !ok {
 		return st
 	}
 	if *asJSON && *asXML {
 		fmt.Fprintln(stderr, "eid-agent read: --json and --xml exclude each other")
+		return exitUsage
+	}
+	if *withProof && *asXML {
+		fmt.Fprintln(stderr, "eid-agent read: --proof goes with text or --json output, not --xml")
 		return exitUsage
 	}
 	trust, err := card.SystemTrustStore()
@@ -49,19 +56,35 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 	if *noPhoto {
 		r.Photo = nil
 	}
+	var rec *proof.Record
+	if *withProof {
+		if rec, err = recordReading(r, jf, stderr); err != nil {
+			return fail(stderr, err)
+		}
+	}
 
 	switch {
 	case *asJSON:
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		err = enc.Encode(r)
+		if rec != nil {
+			// The reading's members plus "proof" (docs/isi-and-proofs.md).
+			err = enc.Encode(struct {
+				*card.Reading
+				Proof *proof.Record `json:"proof"`
+			}{r, rec})
+		} else {
+			err = enc.Encode(r)
+		}
 	case *asXML:
 		var b []byte
 		if b, err = viewerxml.Marshal(r); err == nil {
 			_, err = stdout.Write(b)
 		}
 	default:
-		err = printText(stdout, r)
+		if err = printText(stdout, r); err == nil && rec != nil {
+			err = printProof(stdout, *rec, journalPath(jf))
+		}
 	}
 	if err != nil {
 		return fail(stderr, err)

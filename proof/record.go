@@ -1,0 +1,250 @@
+package proof
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+	_ "time/tzdata" // Europe/Brussels must resolve on machines without zoneinfo
+
+	"github.com/eid-agent/eid-agent/card/eidfile"
+	"github.com/eid-agent/eid-agent/ssin"
+)
+
+// Brussels is the time zone of every reading time: billing files carry the
+// local date (YYYYMMDD) and time (HHmm) of the reading (ISI+ §3.3), and the
+// RFC 3339 form keeps the offset so the instant is never ambiguous.
+var Brussels = mustZone("Europe/Brussels")
+
+func mustZone(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		// Cannot happen: time/tzdata embeds the database.
+		panic(err)
+	}
+	return loc
+}
+
+// Validity of the document on the day of the reading.
+type Validity string
+
+const (
+	DocumentValid       Validity = "valid"
+	DocumentExpired     Validity = "expired"
+	DocumentNotYetValid Validity = "not_yet_valid"
+	// DocumentValidityUnknown: the dates were not read, as for an ISI+
+	// scan, whose payload format is not public (ISI+ §1.3).
+	DocumentValidityUnknown Validity = "unknown"
+)
+
+// Record is the proof of one identity reading: what billing and eHealth
+// need besides the identity itself (ISI+ §0 point 4 and §3.4). Its JSON
+// form is one line of the journal and the reading-proof of the bridge.
+type Record struct {
+	// ID is unique per record (16 hex digits), given by Journal.Append
+	// when empty, so an export can be imported twice without doubles.
+	ID string
+	// ReadAt is the moment of the reading, whole seconds.
+	ReadAt       time.Time
+	SupportType  SupportType
+	InputType    InputType
+	ManualReason ManualReason // only with InputManual
+	// SerialNumber is the support's number: the eID card number or the
+	// ISI+ card number.
+	SerialNumber string
+	SSIN         string // 11 digits
+	SSINKind     string // "NN" or "BIS"; empty when the number is not a valid SSIN (test cards)
+	// DocumentType is the eID document type (identity tag 0F), 0 for other
+	// supports.
+	DocumentType int
+	ValidFrom    string // YYYY-MM-DD, when known
+	ValidUntil   string // YYYY-MM-DD, when known
+	Validity     Validity
+	ChipNumber   string // eID chip serial (hex)
+	Reader       string // PC/SC reader or scanner device
+	// Integrity is "verified" when every signature and check digit of an
+	// eID reading passed, "failed" otherwise; empty for supports that
+	// carry nothing to verify.
+	Integrity string
+	// RawScan is the scanned string as received, kept because the ISI+
+	// payload format is not public (ISI+ §3.4): it can be re-read later.
+	RawScan string
+}
+
+// Integrity values.
+const (
+	IntegrityVerified = "verified"
+	IntegrityFailed   = "failed"
+)
+
+// recordJSON fixes the field names and order of the JSON form.
+type recordJSON struct {
+	ID           string       `json:"id"`
+	ReadAt       string       `json:"readAt"`      // RFC 3339, Brussels offset
+	ReadingDate  string       `json:"readingDate"` // YYYYMMDD, Brussels (eFact)
+	ReadingTime  string       `json:"readingTime"` // HHmm, Brussels (eFact)
+	SupportType  SupportType  `json:"supportType"`
+	InputType    InputType    `json:"inputType"`
+	ManualReason ManualReason `json:"manualReason,omitempty"`
+	SerialNumber string       `json:"serialNumber,omitempty"`
+	SSIN         string       `json:"ssin"`
+	SSINKind     string       `json:"ssinKind,omitempty"`
+	DocumentType int          `json:"documentType,omitempty"`
+	ValidFrom    string       `json:"validFrom,omitempty"`
+	ValidUntil   string       `json:"validUntil,omitempty"`
+	Validity     Validity     `json:"validity"`
+	ChipNumber   string       `json:"chipNumber,omitempty"`
+	Reader       string       `json:"reader,omitempty"`
+	Integrity    string       `json:"integrity,omitempty"`
+	RawScan      string       `json:"rawScan,omitempty"`
+}
+
+// MarshalJSON writes readAt in Europe/Brussels with its offset, and the
+// eFact split date and time beside it.
+func (r Record) MarshalJSON() ([]byte, error) {
+	t := r.ReadAt.In(Brussels)
+	return json.Marshal(recordJSON{
+		ID: r.ID, ReadAt: t.Format(time.RFC3339), ReadingDate: t.Format("20060102"), ReadingTime: t.Format("1504"),
+		SupportType: r.SupportType, InputType: r.InputType, ManualReason: r.ManualReason,
+		SerialNumber: r.SerialNumber, SSIN: r.SSIN, SSINKind: r.SSINKind, DocumentType: r.DocumentType,
+		ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, Validity: r.Validity, ChipNumber: r.ChipNumber,
+		Reader: r.Reader, Integrity: r.Integrity, RawScan: r.RawScan,
+	})
+}
+
+// UnmarshalJSON reads the form MarshalJSON writes. readingDate and
+// readingTime are derived from readAt and ignored.
+func (r *Record) UnmarshalJSON(b []byte) error {
+	var j recordJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	t, err := time.Parse(time.RFC3339, j.ReadAt)
+	if err != nil {
+		return fmt.Errorf("readAt: %w", err)
+	}
+	*r = Record{
+		ID: j.ID, ReadAt: t.In(Brussels), SupportType: j.SupportType, InputType: j.InputType,
+		ManualReason: j.ManualReason, SerialNumber: j.SerialNumber, SSIN: j.SSIN, SSINKind: j.SSINKind,
+		DocumentType: j.DocumentType, ValidFrom: j.ValidFrom, ValidUntil: j.ValidUntil, Validity: j.Validity,
+		ChipNumber: j.ChipNumber, Reader: j.Reader, Integrity: j.Integrity, RawScan: j.RawScan,
+	}
+	return nil
+}
+
+// Validate checks what every record must satisfy to be journaled. The
+// error is a *RecordError wrapping ErrInvalid or ErrManualReason.
+func (r Record) Validate() error {
+	bad := func(field string, sentinel error, format string, args ...any) error {
+		return &RecordError{Field: field, Reason: fmt.Sprintf(format, args...), Err: sentinel}
+	}
+	switch {
+	case r.ReadAt.IsZero():
+		return bad("readAt", ErrInvalid, "readAt is missing")
+	case !r.SupportType.Valid():
+		return bad("supportType", ErrInvalid, "supportType %q is not a current support code (1, 2, 4, 7, 8, 9, A)", r.SupportType)
+	case !r.InputType.Valid():
+		return bad("inputType", ErrInvalid, "inputType %q is not an input code (1, 2, 3, 4, A)", r.InputType)
+	case r.InputType == InputManual && r.ManualReason == "":
+		return bad("manualReason", ErrManualReason, "manualReason is required for a manual entry (ISI+ §3.3)")
+	case r.InputType == InputManual:
+		if _, err := ParseManualReason(string(r.ManualReason)); err != nil {
+			return &RecordError{Field: "manualReason", Reason: err.Error(), Err: ErrManualReason}
+		}
+	case r.ManualReason != "":
+		return bad("manualReason", ErrManualReason, "manualReason %q given for input type %s; it only justifies a manual entry", r.ManualReason, r.InputType)
+	}
+	if err := ssin.Check(r.SSIN); err != nil || len(r.SSIN) != 11 {
+		return bad("ssin", ErrInvalid, "ssin is not 11 digits with valid check digits")
+	}
+	if len(r.RawScan) > MaxRawScan {
+		return bad("rawScan", ErrInvalid, "rawScan is longer than %d bytes", MaxRawScan)
+	}
+	return nil
+}
+
+// MaxRawScan bounds the raw scan kept in a record; a DataMatrix holds at
+// most 1 556 bytes, so this is room for any symbol.
+const MaxRawScan = 4096
+
+// Warnings lists what INAMI billing will refuse though the record is a
+// true account of the reading: the agent journals it anyway, and the
+// caller shows the warning to the operator.
+func (r Record) Warnings() []string {
+	var w []string
+	if r.SerialNumber == "" && r.SupportType.serialRequired() {
+		w = append(w, fmt.Sprintf("no support serial number: billing requires it for support type %s (%s), manual entry included (ISI+ §3.3)", r.SupportType, r.SupportType.Name()))
+	}
+	switch r.Validity {
+	case DocumentExpired:
+		w = append(w, "the document had expired on the day of the reading")
+	case DocumentNotYetValid:
+		w = append(w, "the document was not yet valid on the day of the reading")
+	}
+	if r.Integrity == IntegrityFailed {
+		w = append(w, "the card's data failed an integrity check")
+	}
+	return w
+}
+
+// FromReading builds the proof of an eID reading at now. input is
+// normally InputChip; a caller that typed the eID's data sets InputManual
+// and then ManualReason on the result.
+func FromReading(r *eidfile.Reading, input InputType, now time.Time) Record {
+	rec := Record{
+		ReadAt:       now.Truncate(time.Second).In(Brussels),
+		SupportType:  supportForDocument(r.Card.DocumentType),
+		InputType:    input,
+		SerialNumber: r.Card.CardNumber,
+		SSIN:         r.Identity.NationalNumber,
+		DocumentType: r.Card.DocumentType,
+		ValidFrom:    r.Card.ValidFrom,
+		ValidUntil:   r.Card.ValidUntil,
+		ChipNumber:   r.Card.ChipNumber,
+		Reader:       r.Card.Reader,
+		Integrity:    IntegrityVerified,
+	}
+	if n, err := ssin.Parse(r.Identity.NationalNumber); err == nil {
+		rec.SSINKind = n.Kind.String()
+	}
+	rec.Validity = ValidityOn(now, r.Card.ValidFrom, r.Card.ValidUntil)
+	if !integrityPassed(r.Integrity) {
+		rec.Integrity = IntegrityFailed
+	}
+	return rec
+}
+
+// integrityPassed mirrors the verdicts `eid-agent read` treats as a pass.
+func integrityPassed(in eidfile.Integrity) bool {
+	ok := func(verdict, pass string) bool { return verdict == "" || verdict == pass }
+	return ok(in.Identity, eidfile.Valid) && ok(in.Address, eidfile.Valid) && ok(in.Photo, eidfile.Valid) &&
+		ok(in.BasicKey, eidfile.Valid) && ok(in.ChipAuthentication, eidfile.Valid) &&
+		ok(in.RRNChain, eidfile.Trusted) && ok(in.NationalNumber, eidfile.Valid) && ok(in.CardNumber, eidfile.Valid)
+}
+
+// ValidityOn compares the Brussels date of now with the document's dates
+// (YYYY-MM-DD, both days included). Missing or unreadable dates give
+// DocumentValidityUnknown.
+func ValidityOn(now time.Time, from, until string) Validity {
+	f, err1 := time.Parse(time.DateOnly, from)
+	u, err2 := time.Parse(time.DateOnly, until)
+	if err1 != nil || err2 != nil {
+		return DocumentValidityUnknown
+	}
+	today := now.In(Brussels).Format(time.DateOnly)
+	switch {
+	case today < f.Format(time.DateOnly):
+		return DocumentNotYetValid
+	case today > u.Format(time.DateOnly):
+		return DocumentExpired
+	}
+	return DocumentValid
+}
+
+// NewID returns a random record identifier.
+func NewID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand, Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
