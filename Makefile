@@ -2,7 +2,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test demo lab-start lab-stop bench
+.PHONY: build test demo lab-start lab-stop bench package
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/eid-agent ./cmd/eid-agent
@@ -22,3 +22,7 @@ lab-start:
 
 lab-stop:
 	scripts/pcsc-lab stop
+
+# The .deb and .rpm in dist/, reproducibly (docs/installer.md).
+package:
+	packaging/build dist

@@ -1,9 +1,11 @@
 package bridge
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"time"
 
@@ -59,6 +61,15 @@ type Config struct {
 	// has already tied to the agent's loopback address and port. Only the
 	// agent serves that origin.
 	SelfOrigin bool
+	// Pages serves every path except /ws (the demo page and the JS
+	// client, package web), after the same Host check as the websocket so
+	// a DNS-rebinding page cannot read them; nil answers 404.
+	Pages http.Handler
+	// TLS, when set, makes every listener serve TLS (wss://), e.g. with
+	// the loopback certificate of bridge/loopbackca (Safari refuses ws://
+	// from https:// pages). HTTP/2 is never offered: the websocket upgrade
+	// needs HTTP/1.1 (RFC 6455 §4.1).
+	TLS *tls.Config
 	// peerUID overrides the same-user check in tests; nil uses the OS.
 	peerUID func(local, remote netip.AddrPort) (int, error)
 }
@@ -139,6 +150,9 @@ func (c *Config) validate() error {
 			return fmt.Errorf("%w: token names must be unique and non-empty", ErrConfig)
 		}
 		seen[t.Name] = true
+	}
+	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
+		return fmt.Errorf("%w: TLS without a certificate", ErrConfig)
 	}
 	c.Limits.withDefaults()
 	return nil

@@ -3,9 +3,11 @@ package bridge
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,10 +59,12 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// ServeHTTP serves /ws; everything else is 404 (no demo page here yet).
+// ServeHTTP serves /ws, and every other path from cfg.Pages (404 when
+// nil). Pages get the websocket's Host check first: a DNS-rebinding page
+// (Host: evil.example:PORT) must not read them either.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/ws" {
-		refuse(w, http.StatusNotFound, NewError(CodeBadRequest, "not found"))
+		s.servePage(w, r)
 		return
 	}
 	caller, ok := s.admit(w, r)
@@ -87,6 +91,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer s.conns.Add(-1)
 		newConn(s, ws, caller).run()
 	}()
+}
+
+func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	localAP, _ := netip.ParseAddrPort(addrString(local))
+	if !checkHost(r.Host, int(localAP.Port())) {
+		refuse(w, http.StatusForbidden, NewError(CodeHostNotAllowed, "Host header is not a loopback name with the agent's port"))
+		return
+	}
+	if s.cfg.Pages == nil {
+		refuse(w, http.StatusNotFound, NewError(CodeBadRequest, "not found"))
+		return
+	}
+	s.cfg.Pages.ServeHTTP(w, r)
 }
 
 // Listen opens the configured loopback listeners (port 0 picks a free
@@ -132,6 +150,16 @@ func (s *Server) Serve() error {
 	}
 	s.http = hs
 	ls := append([]net.Listener(nil), s.listeners...)
+	if s.cfg.TLS != nil {
+		// TLS over each listener ourselves rather than ServeTLS, which
+		// would add "h2" to ALPN: a browser would then try the upgrade
+		// over HTTP/2, which the websocket library cannot serve.
+		tc := s.cfg.TLS.Clone()
+		tc.NextProtos = []string{"http/1.1"}
+		for i, l := range ls {
+			ls[i] = tls.NewListener(l, tc)
+		}
+	}
 	s.mu.Unlock()
 	errc := make(chan error, len(ls))
 	for _, l := range ls {
