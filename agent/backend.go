@@ -13,12 +13,15 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/card/eidfile"
+	"github.com/eid-agent/eid-agent/proof"
 )
 
 // Backend implements bridge.Backend over the card layer (PC/SC or the
@@ -44,6 +47,10 @@ type Backend struct {
 	Audit *audit.Log
 	// Log gets operational messages (never personal data); nil discards.
 	Log *slog.Logger
+	// Cache, when set, makes a returning card read fast (card.FileCache).
+	Cache card.FileCache
+	// Proofs is the reading-proof journal; nil turns reading-proof off.
+	Proofs *Proofs
 
 	queue readerQueue
 	chip  chipVerdicts
@@ -202,6 +209,10 @@ func readParts(fields []string) card.Parts {
 			p |= card.PartCertificates
 		case "integrity":
 			p |= card.PartAddress | card.PartPhoto | card.PartChipAuthentication
+		case "bundle":
+			// The raw signed files for a server; not the chip challenge,
+			// which the agent chose and so proves nothing to a server.
+			p |= card.PartAddress | card.PartPhoto
 		}
 	}
 	return p
@@ -225,42 +236,56 @@ func (b *Backend) trust() *card.TrustStore {
 
 // Read reads the card and returns only the members asked for.
 func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]json.RawMessage, error) {
-	var r *card.Reading
+	var members map[string]json.RawMessage
 	info := opInfo{caller: req.Caller, op: "read", fields: req.Fields, reader: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
 		var err error
-		bridge.ReportProgress(ctx, "reading", 0)
-		r, err = b.readCard(c, readParts(req.Fields))
-		if err == nil {
-			bridge.ReportProgress(ctx, "reading", 100)
-		}
+		members, _, err = b.readMembers(ctx, c, req.Fields)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	return members, nil
+}
+
+// readMembers reads what fields need and returns those members of the
+// Reading JSON (and "bundle"), with the Reading itself.
+func (b *Backend) readMembers(ctx context.Context, c *card.Card, fields []string) (map[string]json.RawMessage, *card.Reading, error) {
+	bridge.ReportProgress(ctx, "reading", 0)
+	r, files, err := b.readCard(c, readParts(fields))
+	if err != nil {
+		return nil, nil, err
+	}
+	bridge.ReportProgress(ctx, "reading", 100)
 	all, err := json.Marshal(r)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var members map[string]json.RawMessage
 	if err := json.Unmarshal(all, &members); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make(map[string]json.RawMessage, len(req.Fields))
-	for _, f := range req.Fields {
-		if v, ok := members[f]; ok {
+	out := make(map[string]json.RawMessage, len(fields))
+	for _, f := range fields {
+		if f == "bundle" {
+			bb, err := json.Marshal(eidfile.NewBundle(files))
+			if err != nil {
+				return nil, nil, err
+			}
+			out[f] = bb
+		} else if v, ok := members[f]; ok {
 			out[f] = v
 		}
 	}
-	return out, nil
+	return out, r, nil
 }
 
 // readCard reads parts. The 1.8 chip check (INTERNAL AUTHENTICATE, of
 // which a card allows a limited number, ref §8.5) runs once per card
 // insertion when a Monitor numbers insertions: later reads of the same
 // insertion reuse its verdict.
-func (b *Backend) readCard(c *card.Card, parts card.Parts) (*card.Reading, error) {
+func (b *Backend) readCard(c *card.Card, parts card.Parts) (*card.Reading, *card.Files, error) {
 	var insertion uint64
 	if b.Monitor != nil {
 		insertion = b.Monitor.Insertion(c.Reader())
@@ -269,17 +294,28 @@ func (b *Backend) readCard(c *card.Card, parts card.Parts) (*card.Reading, error
 	if parts&card.PartChipAuthentication != 0 && haveCached {
 		parts &^= card.PartChipAuthentication
 	}
-	r, err := c.Read(card.ReadOptions{Parts: parts, Trust: b.trust()})
-	if err != nil {
-		return nil, err
+	var files *card.Files
+	var err error
+	if b.Cache != nil {
+		files, err = c.ReadFilesCached(parts, b.Cache)
+	} else {
+		files, err = c.ReadFiles(parts)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := eidfile.DecodeVerify(files, b.trust(), time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	r.Card.Reader = c.Reader()
 	switch {
 	case r.Integrity.ChipAuthentication != "" && insertion != 0:
 		b.chip.put(c.Reader(), insertion, chipVerdict{r.Integrity.ChipAuthentication, r.Integrity.ChipAuthenticationDetail})
 	case haveCached && r.Integrity.ChipAuthentication == "" && r.Card.AppletVersion == "1.8":
 		r.Integrity.ChipAuthentication, r.Integrity.ChipAuthenticationDetail = cached.verdict, cached.detail
 	}
-	return r, nil
+	return r, files, nil
 }
 
 // Authenticate makes a Web eID token with the authentication key, bound
@@ -398,8 +434,34 @@ func rawECDSA(der []byte, size int) ([]byte, error) {
 	return out, nil
 }
 
-// ReadingProof is issue 6's record; until it exists the operation says so
-// rather than answer with something incomplete.
-func (b *Backend) ReadingProof(ctx context.Context, req bridge.ReadingProofRequest) (json.RawMessage, error) {
-	return nil, bridge.NewError(bridge.CodeUnknownType, "reading proofs are not available in this version")
+// ReadingProof reads the card and records the reading's proof (support
+// type from the document type, input type chip, Brussels time, card
+// number, SSIN, validity) in the journal.
+func (b *Backend) ReadingProof(ctx context.Context, req bridge.ReadingProofRequest) (*bridge.ReadingProofResult, error) {
+	if b.Proofs == nil {
+		return nil, bridge.NewError(bridge.CodeUnknownType, "reading proofs are not configured")
+	}
+	fields := req.Fields
+	if !slices.Contains(fields, "identity") {
+		fields = append(slices.Clone(fields), "identity")
+	}
+	var res *bridge.ReadingProofResult
+	info := opInfo{caller: req.Caller, op: "reading-proof", fields: req.Fields, reader: req.Reader}
+	err := b.withCard(ctx, info, func(c *card.Card) error {
+		members, r, err := b.readMembers(ctx, c, fields)
+		if err != nil {
+			return err
+		}
+		rec, err := b.Proofs.Append(proof.FromReading(r, proof.InputChip, time.Now()))
+		if err != nil {
+			return err
+		}
+		raw, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		res = &bridge.ReadingProofResult{Proof: raw, Reading: members}
+		return nil
+	})
+	return res, err
 }

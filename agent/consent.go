@@ -60,7 +60,7 @@ type rememberedGrant struct {
 	Fields       []string  `json:"fields,omitempty"`
 	Authenticate bool      `json:"authenticate,omitempty"`
 	Sign         bool      `json:"sign,omitempty"`
-	Other        []string  `json:"other,omitempty"` // isi, proofs
+	Other        []string  `json:"other,omitempty"` // operations of later protocol versions
 	Updated      time.Time `json:"updated"`
 }
 
@@ -180,7 +180,7 @@ func grants(g bridge.Grant, op bridge.Operation) bool {
 	case "sign":
 		return g.Sign
 	}
-	return slices.Contains(g.Fields, op.Kind) // isi, proofs: named like fields
+	return false
 }
 
 func (r rememberedGrant) grant() bridge.Grant {
@@ -344,10 +344,6 @@ func ConsentQuestion(caller bridge.Caller, op bridge.Operation) string {
 		what = "log you in with your eID card (your PIN will be asked)"
 	case "sign":
 		what = "sign with your eID card (a legally binding signature; your PIN will be asked)"
-	case "isi":
-		what = "record ISI+ card readings"
-	case "proofs":
-		what = "list the reading proofs recorded on this computer"
 	default:
 		what = op.Kind
 	}

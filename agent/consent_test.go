@@ -160,4 +160,3 @@ func TestConsentQuestion(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-

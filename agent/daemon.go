@@ -3,7 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/rand"
-	"crypto/x509"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -22,8 +23,10 @@ import (
 	"github.com/eid-agent/eid-agent/agent/pinentry"
 	"github.com/eid-agent/eid-agent/agent/simulator"
 	"github.com/eid-agent/eid-agent/bridge"
+	"github.com/eid-agent/eid-agent/bridge/loopbackca"
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/card/virtual"
 )
 
 // Daemon is `eid-agent run`: the monitor of every reader, the bridge, the
@@ -33,8 +36,9 @@ type Daemon struct {
 	Version string
 	Log     *slog.Logger
 	// Pages serves the demo page and client at "/" (nil: 404). It gets
-	// the roots the agent trusts, for the demo's token verification.
-	Pages func(roots func() []*x509.Certificate) http.Handler
+	// the certificates the agent trusts (in simulate mode with the test
+	// PKIs' roots and CAs), for the demo's token verification.
+	Pages func(trust *card.TrustStore) http.Handler
 	// Prompt asks PINs; nil picks one from Config.PINPrompt.
 	Prompt card.PINPrompt
 	// Ask asks consent; nil picks one from Config.ConsentPrompt.
@@ -46,7 +50,9 @@ type Daemon struct {
 	monitor   *Monitor
 	audit     *audit.Log
 	backend   *Backend
+	proofs    *Proofs
 	srv       *bridge.Server
+	tlsSrv    *bridge.Server // wss, when tls.listen is set
 	tokenPath string
 	trust     *card.TrustStore
 
@@ -133,7 +139,19 @@ func (d *Daemon) Start() (err error) {
 	allowHTTP := c.AllowHTTPLoopbackOrigins || d.Pages != nil
 	consent := &Consent{Admin: admin, Path: filepath.Join(c.StateDir, "consent.json"), Ask: ask, Audit: d.audit, Log: d.Log}
 	d.backend = &Backend{Prompt: prompt, Trust: d.trust, QueueTimeout: c.QueueTimeout.Duration, Version: d.Version,
-		Origin: webeid.OriginOptions{AllowHTTPLoopback: allowHTTP}, Hardware: d.hw, Monitor: d.monitor, Audit: d.audit, Log: d.Log}
+		Origin: webeid.OriginOptions{AllowHTTPLoopback: allowHTTP}, Hardware: d.hw, Monitor: d.monitor, Audit: d.audit, Log: d.Log, Cache: &Cache{}}
+	if c.Cache.Disk && c.Cache.Dir != "" {
+		d.backend.Cache = &Cache{Dir: c.Cache.Dir}
+	}
+	if c.Journal.Path != "" {
+		d.proofs = &Proofs{Path: c.Journal.Path, Retention: time.Duration(c.Journal.RetentionDays) * 24 * time.Hour, Audit: d.audit, Log: d.Log}
+		if n, err := d.proofs.Prune(time.Now()); err != nil {
+			return fmt.Errorf("reading-proof journal: %w", err)
+		} else if n > 0 {
+			d.Log.Info("reading proofs past retention removed", "count", n)
+		}
+		d.backend.Proofs = d.proofs
+	}
 	bc := bridge.Config{
 		Listen:                   c.Listen,
 		AllowedOrigins:           dedupe(c.AllowedOrigins),
@@ -150,8 +168,21 @@ func (d *Daemon) Start() (err error) {
 	if d.sim != nil {
 		bc.Simulator = simulatorBackend{d.sim}
 	}
+	if d.proofs != nil {
+		bc.Proofs = d.proofs
+	}
 	if d.Pages != nil {
-		_ = d.Pages(d.roots) // PAGES: bc.Pages once bridge has it
+		pt := d.trust.Clone()
+		if d.sim != nil {
+			certs, err := simulator.TestCertificates()
+			if err != nil {
+				return err
+			}
+			for _, c := range certs {
+				pt.Add(c)
+			}
+		}
+		bc.Pages = d.Pages(pt)
 	}
 	d.srv, err = bridge.New(bc)
 	if err != nil {
@@ -159,6 +190,23 @@ func (d *Daemon) Start() (err error) {
 	}
 	if err := d.srv.Listen(); err != nil {
 		return err
+	}
+	cleanup = append(cleanup, func() { d.srv.Close() })
+	if len(c.TLS.Listen) > 0 {
+		// wss:// for browsers that refuse ws:// from https pages
+		// (Safari): a second server, same everything, over TLS.
+		tc, err := tlsConfig(c.TLS)
+		if err != nil {
+			return err
+		}
+		tbc := bc
+		tbc.Listen, tbc.TLS = c.TLS.Listen, tc
+		if d.tlsSrv, err = bridge.New(tbc); err != nil {
+			return err
+		}
+		if err := d.tlsSrv.Listen(); err != nil {
+			return err
+		}
 	}
 	if c.Simulate && d.Pages != nil {
 		// Nothing real to protect: the demo page runs without dialogs.
@@ -172,18 +220,37 @@ func (d *Daemon) Start() (err error) {
 	return nil
 }
 
-// roots are the certificates the agent trusts now (with the simulator's
-// test roots), for the demo page's verification.
-func (d *Daemon) roots() []*x509.Certificate {
-	r := d.trust.Roots()
-	if d.sim != nil {
-		r = append(r, d.sim.Roots()...)
+// Addrs are the listening addresses of ws://.
+func (d *Daemon) Addrs() []net.Addr { return d.srv.Addrs() }
+
+// TLSAddrs are the listening addresses of wss:// (none without tls.listen).
+func (d *Daemon) TLSAddrs() []net.Addr {
+	if d.tlsSrv == nil {
+		return nil
 	}
-	return r
+	return d.tlsSrv.Addrs()
 }
 
-// Addrs are the listening addresses.
-func (d *Daemon) Addrs() []net.Addr { return d.srv.Addrs() }
+// tlsConfig loads the configured certificate, or the per-install loopback
+// certificate of `eid-agent tls init`.
+func tlsConfig(c config.TLS) (*tls.Config, error) {
+	if c.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(c.Cert, c.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	}
+	dir, err := loopbackca.DefaultDir()
+	if err != nil {
+		return nil, err
+	}
+	m, err := loopbackca.Load(dir, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w (run `eid-agent tls init` first)", err)
+	}
+	return m.TLSConfig(), nil
+}
 
 // Serve runs until ctx ends, then shuts down: work in flight gets up to
 // grace to finish (or is cancelled), clients are closed with a close
@@ -195,8 +262,28 @@ func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
 		defer close(monitorDone)
 		d.monitor.Run(mctx)
 	}()
-	errc := make(chan error, 1)
+	if d.proofs != nil && d.proofs.Retention > 0 {
+		// An agent may run for months: prune the journal daily too.
+		go func() {
+			t := time.NewTicker(24 * time.Hour)
+			defer t.Stop()
+			for {
+				select {
+				case <-mctx.Done():
+					return
+				case now := <-t.C:
+					if _, err := d.proofs.Prune(now); err != nil {
+						d.Log.Error("reading-proof journal prune", "err", err)
+					}
+				}
+			}
+		}()
+	}
+	errc := make(chan error, 2)
 	go func() { errc <- d.srv.Serve() }()
+	if d.tlsSrv != nil {
+		go func() { errc <- d.tlsSrv.Serve() }()
+	}
 	d.Log.Info("agent started", "version", d.Version, "simulate", d.sim != nil, "listen", addrsString(d.srv.Addrs()))
 	var serveErr error
 	select {
@@ -208,6 +295,11 @@ func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
 	defer cancel()
 	if err := d.srv.Shutdown(sctx); err != nil && serveErr == nil && !errors.Is(err, http.ErrServerClosed) {
 		serveErr = err
+	}
+	if d.tlsSrv != nil {
+		if err := d.tlsSrv.Shutdown(sctx); err != nil && serveErr == nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr = err
+		}
 	}
 	stopMonitor()
 	<-monitorDone
@@ -234,6 +326,10 @@ type AgentStatus struct {
 	Subscribers  int              `json:"subscribers"`
 	Listen       []string         `json:"listen"`
 	Audit        bool             `json:"audit"`
+	// Goroutines and HeapBytes let a soak test (and a curious admin)
+	// see that nothing grows.
+	Goroutines int    `json:"goroutines"`
+	HeapBytes  uint64 `json:"heapBytes"`
 }
 
 // Status implements bridge.StatusBackend.
@@ -241,7 +337,10 @@ func (d *Daemon) Status(ctx context.Context) (json.RawMessage, error) {
 	snap := d.monitor.Snapshot()
 	st := AgentStatus{Version: d.Version, PID: os.Getpid(), StartedAt: d.started.UTC().Round(time.Second),
 		Simulate: d.sim != nil, Service: snap.Service, ServiceSince: snap.ServiceSince.UTC().Round(time.Millisecond),
-		Readers: snap.Readers, Subscribers: snap.Subscribers, Audit: d.audit != nil}
+		Readers: snap.Readers, Subscribers: snap.Subscribers, Audit: d.audit != nil, Goroutines: runtime.NumGoroutine()}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	st.HeapBytes = ms.HeapAlloc
 	for i := range st.Readers {
 		st.Readers[i].Since = st.Readers[i].Since.UTC().Round(time.Millisecond)
 	}
@@ -273,6 +372,17 @@ func (d *Daemon) pinPrompt() card.PINPrompt {
 		return nil
 	case "terminal":
 		return pinentry.Terminal(os.Stdin, os.Stderr)
+	case "auto":
+		if c.Simulate {
+			// The simulated reader behaves as a PIN-pad reader on which
+			// the simulated holder types the virtual cards' PIN: the
+			// demo runs with nothing installed, and the PIN still never
+			// crosses the websocket. pin_prompt = "pinentry" overrides.
+			return func(ctx context.Context, req card.PINRequest) ([]byte, error) {
+				d.Log.Info("simulated PIN entry", "reader", req.Reader)
+				return []byte(virtual.DefaultPIN), nil
+			}
+		}
 	}
 	prog := c.PinentryProgram
 	if prog == "" {

@@ -29,9 +29,11 @@ type Backend interface {
 	Authenticate(ctx context.Context, req AuthenticateRequest) (*webeid.Token, error)
 	SigningCertificate(ctx context.Context, req SigningCertificateRequest) (*SigningCertificateResult, error)
 	Sign(ctx context.Context, req SignRequest) (*SignResult, error)
-	// ReadingProof returns the reading-proof record
-	// (../shared/docs/isi-plus-and-reading-proofs.md) as JSON.
-	ReadingProof(ctx context.Context, req ReadingProofRequest) (json.RawMessage, error)
+	// ReadingProof reads the card and returns the reading-proof record
+	// (docs/isi-and-proofs.md) with the members of the Reading JSON asked
+	// for; the bridge adds the origin and nonce and drops anything not
+	// asked for.
+	ReadingProof(ctx context.Context, req ReadingProofRequest) (*ReadingProofResult, error)
 }
 
 // ReaderInfo describes one reader; no personal data.
@@ -113,6 +115,14 @@ type SignRequest struct {
 type SignResult struct {
 	Signature          string             `json:"signature"` // base64; ECDSA raw r||s
 	SignatureAlgorithm SignatureAlgorithm `json:"signatureAlgorithm"`
+}
+
+// ReadingProofResult is a reading proof and the reading it records.
+type ReadingProofResult struct {
+	Proof   json.RawMessage            `json:"proof"`
+	Origin  string                     `json:"origin"`
+	Nonce   string                     `json:"nonce"`
+	Reading map[string]json.RawMessage `json:"reading"`
 }
 
 type ReadingProofRequest struct {

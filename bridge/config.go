@@ -56,6 +56,7 @@ type Config struct {
 	// (extensions.go); nil leaves them out of hello's features.
 	Status    StatusBackend
 	Simulator SimulatorBackend
+	Proofs    ProofsBackend // isi.submit and proofs.list
 	// SelfOrigin admits the agent's own pages (Pages): a page whose Origin
 	// is http:// plus the Host it was served from, which the Host check
 	// has already tied to the agent's loopback address and port. Only the

@@ -26,8 +26,10 @@ var handlers = map[string]handler{
 // Features reported by hello.
 var features = []string{"readers", "events", "read", "authenticate", "sign", "reading-proof"}
 
-// ReadFields are the Reading JSON members a caller may name in "read".
-var ReadFields = []string{"card", "identity", "address", "photo", "photoSha256", "certificates", "integrity"}
+// ReadFields are the Reading JSON members a caller may name in "read",
+// plus "bundle": the raw signed files, for a server to verify them itself
+// (docs/verify.md).
+var ReadFields = []string{"card", "identity", "address", "photo", "photoSha256", "certificates", "integrity", "bundle"}
 
 type helloParams struct {
 	Protocol int `json:"protocol"`
@@ -263,5 +265,11 @@ func handleReadingProof(ctx context.Context, c *conn, req *Request) (any, *Error
 	if err != nil {
 		return nil, toError(err)
 	}
-	return map[string]json.RawMessage{"proof": res}, nil
+	out := &ReadingProofResult{Proof: res.Proof, Origin: p.Origin, Nonce: p.Nonce, Reading: map[string]json.RawMessage{}}
+	for _, f := range p.Fields {
+		if v, ok := res.Reading[f]; ok {
+			out.Reading[f] = v
+		}
+	}
+	return out, nil
 }

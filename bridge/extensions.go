@@ -35,6 +35,9 @@ func (s *Server) features() []string {
 	if s.cfg.Simulator != nil {
 		f = append(f, "simulator")
 	}
+	if s.cfg.Proofs != nil {
+		f = append(f, "isi", "proofs")
+	}
 	return f
 }
 
@@ -96,4 +99,95 @@ func handleSimulatorRemove(ctx context.Context, c *conn, req *Request) (any, *Er
 		return nil, toError(err)
 	}
 	return map[string]bool{"removed": true}, nil
+}
+
+// ProofsBackend takes ISI+ readings and lists the reading-proof journal
+// (docs/isi-and-proofs.md). Both need the same consent as reading the
+// identity: they carry an SSIN.
+type ProofsBackend interface {
+	SubmitISI(ctx context.Context, req ISISubmitRequest) (json.RawMessage, error)
+	ListProofs(ctx context.Context, req ProofsListRequest) (json.RawMessage, error)
+}
+
+// ISISubmitRequest is a scan (Raw, as the scanner typed it) or a typed
+// entry (Manual); exactly one.
+type ISISubmitRequest struct {
+	Caller Caller          `json:"-"`
+	Raw    *string         `json:"raw,omitempty"`
+	QR     bool            `json:"qr,omitempty"` // the scanner sends no AIM prefix but read a QR code
+	Manual *ISIManualEntry `json:"manual,omitempty"`
+}
+
+// ISIManualEntry is what the operator typed from the card.
+type ISIManualEntry struct {
+	SSIN       string `json:"ssin"`
+	Reason     string `json:"reason"`
+	CardNumber string `json:"cardNumber,omitempty"`
+	LastName   string `json:"lastName,omitempty"`
+	FirstName  string `json:"firstName,omitempty"`
+	BirthDate  string `json:"birthDate,omitempty"`
+}
+
+// ProofsListRequest selects journal records.
+type ProofsListRequest struct {
+	Caller  Caller `json:"-"`
+	Since   string `json:"since,omitempty"` // RFC 3339
+	Until   string `json:"until,omitempty"`
+	SSIN    string `json:"ssin,omitempty"`
+	Support string `json:"support,omitempty"`
+	Limit   int    `json:"limit,omitempty"` // newest N, default 100, at most 1000
+}
+
+func init() {
+	handlers["isi.submit"] = handleISISubmit
+	handlers["proofs.list"] = handleProofsList
+}
+
+func handleISISubmit(ctx context.Context, c *conn, req *Request) (any, *Error) {
+	var p ISISubmitRequest
+	if e := decodeParams(req.Params, &p); e != nil {
+		return nil, e
+	}
+	pb := c.s.cfg.Proofs
+	if pb == nil {
+		return nil, NewError(CodeUnknownType, "isi.submit")
+	}
+	if (p.Raw == nil) == (p.Manual == nil) {
+		return nil, NewError(CodeBadRequest, `give either "raw" (a scan) or "manual" (a typed entry)`)
+	}
+	if e := c.consent(ctx, Operation{Kind: "read", Fields: []string{"identity"}}); e != nil {
+		return nil, e
+	}
+	p.Caller = c.caller
+	res, err := pb.SubmitISI(ctx, p)
+	if err != nil {
+		return nil, toError(err)
+	}
+	return map[string]json.RawMessage{"reading": res}, nil
+}
+
+func handleProofsList(ctx context.Context, c *conn, req *Request) (any, *Error) {
+	var p ProofsListRequest
+	if e := decodeParams(req.Params, &p); e != nil {
+		return nil, e
+	}
+	pb := c.s.cfg.Proofs
+	if pb == nil {
+		return nil, NewError(CodeUnknownType, "proofs.list")
+	}
+	if p.Limit < 0 || p.Limit > 1000 {
+		return nil, NewError(CodeBadRequest, "limit is 1 to 1000")
+	}
+	if p.Limit == 0 {
+		p.Limit = 100
+	}
+	if e := c.consent(ctx, Operation{Kind: "read", Fields: []string{"identity"}}); e != nil {
+		return nil, e
+	}
+	p.Caller = c.caller
+	res, err := pb.ListProofs(ctx, p)
+	if err != nil {
+		return nil, toError(err)
+	}
+	return map[string]json.RawMessage{"proofs": res}, nil
 }

@@ -84,3 +84,42 @@ func TestStatusAndSimulator(t *testing.T) {
 		t.Errorf("simulator saw %v", sim.called)
 	}
 }
+
+type fakeProofs struct{ got []bridge.ISISubmitRequest }
+
+func (f *fakeProofs) SubmitISI(_ context.Context, r bridge.ISISubmitRequest) (json.RawMessage, error) {
+	f.got = append(f.got, r)
+	return json.RawMessage(`{"ssin":"85073003328"}`), nil
+}
+func (f *fakeProofs) ListProofs(_ context.Context, r bridge.ProofsListRequest) (json.RawMessage, error) {
+	return json.RawMessage(`[]`), nil
+}
+
+// TestISIAndProofs: isi.submit takes exactly one of raw and manual, and
+// both operations need the identity read permission.
+func TestISIAndProofs(t *testing.T) {
+	fp := &fakeProofs{}
+	ts := start(t, func(c *bridge.Config) { c.Proofs = fp })
+	c := dial(t, ts, client.Auth{Origin: goodOrigin})
+	var r struct{ Reading json.RawMessage }
+	if err := c.Call(ctx5(t), "isi.submit", map[string]any{"raw": "85073003328"}, &r); err != nil || len(fp.got) != 1 {
+		t.Fatalf("scan: %v", err)
+	}
+	if err := c.Call(ctx5(t), "isi.submit", map[string]any{"manual": map[string]string{"ssin": "85073003328", "reason": "2"}}, nil); err != nil {
+		t.Fatalf("manual: %v", err)
+	}
+	wantCode(t, c.Call(ctx5(t), "isi.submit", map[string]any{}, nil), bridge.CodeBadRequest)
+	wantCode(t, c.Call(ctx5(t), "isi.submit", map[string]any{"raw": "1", "manual": map[string]string{"ssin": "1", "reason": "2"}}, nil), bridge.CodeBadRequest)
+	wantCode(t, c.Call(ctx5(t), "proofs.list", map[string]any{"limit": 5000}, nil), bridge.CodeBadRequest)
+	var l struct{ Proofs []json.RawMessage }
+	if err := c.Call(ctx5(t), "proofs.list", nil, &l); err != nil {
+		t.Fatal(err)
+	}
+	// An origin without the identity permission gets neither.
+	other := dial(t, ts, client.Auth{Origin: "https://other.example"})
+	wantCode(t, other.Call(ctx5(t), "isi.submit", map[string]any{"raw": "85073003328"}, nil), bridge.CodeConsentDenied)
+	wantCode(t, other.Call(ctx5(t), "proofs.list", nil, nil), bridge.CodeConsentDenied)
+	if len(fp.got) != 2 {
+		t.Errorf("backend saw %d submissions", len(fp.got))
+	}
+}

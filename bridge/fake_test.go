@@ -127,8 +127,8 @@ func (f *fakeBackend) Sign(ctx context.Context, req bridge.SignRequest) (*bridge
 	return &bridge.SignResult{Signature: "AA==", SignatureAlgorithm: bridge.SignatureAlgorithm{CryptoAlgorithm: "ECC", HashFunction: req.HashFunction, PaddingScheme: "NONE"}}, nil
 }
 
-func (f *fakeBackend) ReadingProof(ctx context.Context, req bridge.ReadingProofRequest) (json.RawMessage, error) {
-	return json.RawMessage(`{"origin":` + strconvQuote(req.Origin) + `}`), nil
+func (f *fakeBackend) ReadingProof(ctx context.Context, req bridge.ReadingProofRequest) (*bridge.ReadingProofResult, error) {
+	return &bridge.ReadingProofResult{Proof: json.RawMessage(`{"supportType":"1","inputType":"1"}`),
+		Reading: map[string]json.RawMessage{"identity": json.RawMessage(`{"surname":"Specimen"}`), "photo": json.RawMessage(`"AAAA"`)}}, nil
 }
 
-func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

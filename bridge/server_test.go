@@ -457,9 +457,14 @@ func TestSignAndErrors(t *testing.T) {
 	}
 	wantCode(t, c.Call(ctx5(t), "sign", map[string]any{"certificate": "AA==", "hash": hash, "hashFunction": "SHA-384"}, nil), bridge.CodeBadRequest)
 	wantCode(t, c.Call(ctx5(t), "signing-certificate", nil, nil), bridge.CodeNoKey)
-	var p struct{ Proof struct{ Origin string } }
-	if err := c.Call(ctx5(t), "reading-proof", map[string]any{"nonce": nonce, "fields": []string{"identity"}}, &p); err != nil || p.Proof.Origin != goodOrigin {
+	var p bridge.ReadingProofResult
+	if err := c.Call(ctx5(t), "reading-proof", map[string]any{"nonce": nonce, "fields": []string{"identity"}}, &p); err != nil ||
+		p.Origin != goodOrigin || p.Nonce != nonce || len(p.Proof) == 0 {
 		t.Errorf("reading-proof %v %+v", err, p)
+	}
+	// The backend's photo was not asked for: it does not leave the agent.
+	if _, ok := p.Reading["photo"]; ok || len(p.Reading) != 1 {
+		t.Errorf("reading-proof returned %v", p.Reading)
 	}
 }
 

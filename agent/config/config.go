@@ -118,8 +118,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // Permissions an origin may be granted.
+// isi.submit and proofs.list need "identity": they carry an SSIN.
 var Permissions = []string{"card", "identity", "address", "photo", "photoSha256", "certificates",
-	"integrity", "bundle", "authenticate", "sign", "isi", "proofs"}
+	"integrity", "bundle", "authenticate", "sign"}
 
 // Defaults returns the configuration with every default filled in.
 func Defaults() *Config {

@@ -209,3 +209,26 @@ func containsCert(list []*x509.Certificate, c *x509.Certificate) bool {
 	}
 	return false
 }
+
+// TestCertificates returns the root and CA certificates of every built-in
+// profile's test PKI (generating the profiles the first time, under a
+// second), so that whatever card the simulator holds, its National
+// Register and authentication chains can be checked.
+func TestCertificates() ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for _, name := range Profiles() {
+		p, err := virtual.Preset(name)
+		if err != nil {
+			return nil, err
+		}
+		if p.PKI == nil {
+			continue
+		}
+		for _, c := range []*x509.Certificate{p.PKI.Root, p.PKI.CA} {
+			if c != nil && !containsCert(out, c) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out, nil
+}

@@ -85,9 +85,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, a := range d.Addrs() {
 		fmt.Fprintf(stdout, "eid-agent %s listening on ws://%s/ws\n", version, a)
-		if pages != nil {
-			fmt.Fprintf(stdout, "demo page: http://%s/\n", a)
-		}
+		fmt.Fprintf(stdout, "demo page: http://%s/\n", a)
+	}
+	for _, a := range d.TLSAddrs() {
+		fmt.Fprintf(stdout, "eid-agent %s listening on wss://%s/ws\n", version, a)
 	}
 	if cfg.Simulate {
 		fmt.Fprintf(stdout, "simulate mode: virtual reader %q holds a %s card (PIN %s)\n", simulator.ReaderName, cfg.SimulateProfile, "1234")
