@@ -1,0 +1,9 @@
+package main
+
+import "github.com/eid-agent/eid-agent/web"
+
+// builtinClientJS is the JS client the page imports as /eid-agent.js: the
+// same file the agent's own demo serves (web/eid-agent.js), so the two
+// cannot drift. --client-js replaces it (to try a client under
+// development).
+var builtinClientJS = web.ClientJS
