@@ -2,7 +2,7 @@
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: build test demo lab-start lab-stop bench package
+.PHONY: build test demo demo-pcsc lab-start lab-stop bench package
 
 build:
 	$(GO) build -trimpath -ldflags "-X main.version=$(VERSION)" -o bin/eid-agent ./cmd/eid-agent
@@ -10,8 +10,11 @@ build:
 test:
 	scripts/test
 
-demo: build
+demo:
 	scripts/demo
+
+demo-pcsc: build
+	scripts/demo-pcsc
 
 bench:
 	scripts/bench
