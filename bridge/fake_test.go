@@ -131,4 +131,3 @@ func (f *fakeBackend) ReadingProof(ctx context.Context, req bridge.ReadingProofR
 	return &bridge.ReadingProofResult{Proof: json.RawMessage(`{"supportType":"1","inputType":"1"}`),
 		Reading: map[string]json.RawMessage{"identity": json.RawMessage(`{"surname":"Specimen"}`), "photo": json.RawMessage(`"AAAA"`)}}, nil
 }
-
