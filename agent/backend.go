@@ -236,17 +236,28 @@ func (b *Backend) trust() *card.TrustStore {
 
 // Read reads the card and returns only the members asked for.
 func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]json.RawMessage, error) {
-	var members map[string]json.RawMessage
+	var out map[string]json.RawMessage
 	info := opInfo{caller: req.Caller, op: "read", fields: req.Fields, reader: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
-		var err error
-		members, _, err = b.readMembers(ctx, c, req.Fields)
-		return err
+		members, r, err := b.readMembers(ctx, c, req.Fields)
+		if err != nil {
+			return err
+		}
+		out = members
+		// Every reading yields its proof for billing (the identity file,
+		// read every time, has what it needs), whether or not the caller
+		// asks for it: proofs.list and the journal have it.
+		if b.Proofs != nil {
+			if _, err := b.Proofs.Append(proof.FromReading(r, proof.InputChip, time.Now())); err != nil {
+				b.log().Error("reading-proof journal", "err", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return members, nil
+	return out, nil
 }
 
 // readMembers reads what fields need and returns those members of the

@@ -15,7 +15,8 @@ import (
 )
 
 // TestDaemonProofs: over the bridge, an ISI+ scan (with AZERTY garbage), a
-// typed entry and an eID reading-proof each land in the journal, which
+// typed entry, an eID reading-proof and a plain read each land in the
+// journal, which
 // proofs.list and the `proofs` command read back while the agent runs; a
 // CLI `isi` run writes to the same journal meanwhile; an invalid SSIN is
 // refused with BAD_REQUEST and journals nothing.
@@ -73,6 +74,11 @@ func TestDaemonProofs(t *testing.T) {
 		t.Errorf("reading-proof %+v %s", rp, rp.Proof)
 	}
 
+	// A plain read is journaled too: every reading has its proof.
+	if err := c.Call(ctx, "read", map[string]any{"fields": []string{"card"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+
 	// The CLI writes to the same journal while the agent runs.
 	journal := filepath.Join(d.state, "proofs.jsonl")
 	if r := d.cli("isi", "--scan", "85073003328", "--journal", journal); r.code != 0 {
@@ -88,12 +94,12 @@ func TestDaemonProofs(t *testing.T) {
 	if err := c.Call(ctx, "proofs.list", map[string]any{"limit": 2}, &list); err != nil || len(list.Proofs) != 2 {
 		t.Errorf("limit 2: %v %d", err, len(list.Proofs))
 	}
-	if r := d.cli("proofs", "export", "--format", "csv", "--journal", journal); r.code != 0 || strings.Count(r.stdout, "\n") != 5 {
+	if r := d.cli("proofs", "export", "--format", "csv", "--journal", journal); r.code != 0 || strings.Count(r.stdout, "\n") != 6 {
 		t.Errorf("proofs export while the agent runs: %+v", r)
 	}
 	lines, _ := os.ReadFile(journal)
-	if n := strings.Count(string(lines), "\n"); n != 4 {
-		t.Errorf("journal has %d lines, want 4", n)
+	if n := strings.Count(string(lines), "\n"); n != 5 {
+		t.Errorf("journal has %d lines, want 5 (scan, manual, reading-proof, read, CLI)", n)
 	}
 	if code := d.stop(); code != 0 {
 		t.Errorf("exit %d", code)
