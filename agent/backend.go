@@ -52,8 +52,9 @@ type Backend struct {
 	// Proofs is the reading-proof journal; nil turns reading-proof off.
 	Proofs *Proofs
 
-	queue readerQueue
-	chip  chipVerdicts
+	queue   readerQueue
+	chip    chipVerdicts
+	applets applets
 }
 
 var _ bridge.Backend = (*Backend)(nil)
@@ -82,6 +83,13 @@ func (b *Backend) log() *slog.Logger {
 // Readers lists the readers; no card is touched except to ask a BELPIC
 // card its applet version (GET CARD DATA), which needs no PIN.
 func (b *Backend) Readers(ctx context.Context) ([]bridge.ReaderInfo, error) {
+	var before map[string]uint64
+	if b.Monitor != nil {
+		before = map[string]uint64{}
+		for _, r := range b.Monitor.Snapshot().Readers {
+			before[r.Name] = r.Insertion
+		}
+	}
 	rs, err := b.hw().Readers()
 	if err != nil {
 		return nil, err
@@ -89,6 +97,11 @@ func (b *Backend) Readers(ctx context.Context) ([]bridge.ReaderInfo, error) {
 	out := make([]bridge.ReaderInfo, len(rs))
 	for i, r := range rs {
 		out[i] = bridge.ReaderInfo{Name: r.Name, Card: r.Kind, AppletVersion: r.AppletVersion}
+		// Remember what was learnt for ReadersNow, unless the card
+		// changed while we asked.
+		if r.AppletVersion != "" && before != nil && b.Monitor.Insertion(r.Name) == before[r.Name] {
+			b.applets.put(r.Name, before[r.Name], r.AppletVersion)
+		}
 	}
 	return out, nil
 }

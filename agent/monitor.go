@@ -204,6 +204,8 @@ type ReaderSnapshot struct {
 	Name  string    `json:"name"`
 	Card  string    `json:"card"` // none, belpic, unknown
 	Since time.Time `json:"since"`
+	// Insertion numbers the card in the reader (0: none).
+	Insertion uint64 `json:"-"`
 }
 
 // Snapshot is what the monitor sees now.
@@ -221,7 +223,7 @@ func (m *Monitor) Snapshot() Snapshot {
 	s := Snapshot{Service: m.service, ServiceSince: m.since, Readers: []ReaderSnapshot{}, Subscribers: len(m.subs)}
 	for _, n := range m.namesLocked() {
 		r := m.readers[n]
-		s.Readers = append(s.Readers, ReaderSnapshot{Name: n, Card: r.kind, Since: r.since})
+		s.Readers = append(s.Readers, ReaderSnapshot{Name: n, Card: r.kind, Since: r.since, Insertion: r.insertion})
 	}
 	return s
 }

@@ -36,6 +36,14 @@ type Backend interface {
 	ReadingProof(ctx context.Context, req ReadingProofRequest) (*ReadingProofResult, error)
 }
 
+// InstantReaders is implemented by backends that can often list the
+// readers from memory (the agent's reader monitor). The bridge then
+// answers readers in its read loop, without a goroutine per request; when
+// ReadersNow reports false it takes the normal path (Readers).
+type InstantReaders interface {
+	ReadersNow() ([]ReaderInfo, bool)
+}
+
 // ReaderInfo describes one reader; no personal data.
 type ReaderInfo struct {
 	Name string `json:"name"`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -24,9 +25,10 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	wmu      sync.Mutex // one writer at a time (gorilla's rule)
-	inflight chan struct{}
-	helloOK  bool // read loop only
+	wmu         sync.Mutex // one writer at a time (gorilla's rule)
+	wdeadlineAt time.Time  // when the write deadline was last set (under wmu)
+	inflight    chan struct{}
+	helloOK     bool // read loop only
 
 	closeOnce sync.Once
 
@@ -86,8 +88,23 @@ func (c *conn) shutdown(code int, reason string) {
 func (c *conn) readLoop() {
 	lim := c.s.cfg.Limits
 	bucket := newBucket(lim.RequestsPerSec, lim.Burst, time.Now())
-	idle := time.AfterFunc(lim.IdleTimeout, func() { c.shutdown(websocket.CloseNormalClosure, "idle") })
+	// The idle timer and the read deadline are not touched on every
+	// message (timer updates are a measurable share of a small request's
+	// cost): the timer re-arms itself from the last activity when it
+	// fires, and the deadline is pushed forward at most every 1/16 of
+	// PongTimeout.
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	var idle *time.Timer
+	idle = time.AfterFunc(lim.IdleTimeout, func() {
+		if left := lim.IdleTimeout - time.Since(time.Unix(0, last.Load())); left > 0 {
+			idle.Reset(left)
+			return
+		}
+		c.shutdown(websocket.CloseNormalClosure, "idle")
+	})
 	defer idle.Stop()
+	deadlineAt := time.Now()
 	buf := make([]byte, lim.MaxMessageSize+1)
 	for {
 		typ, r, err := c.ws.NextReader()
@@ -99,8 +116,12 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
-		_ = c.ws.SetReadDeadline(time.Now().Add(lim.PongTimeout))
-		idle.Reset(lim.IdleTimeout)
+		now := time.Now()
+		last.Store(now.UnixNano())
+		if now.Sub(deadlineAt) > lim.PongTimeout/16 {
+			_ = c.ws.SetReadDeadline(now.Add(lim.PongTimeout))
+			deadlineAt = now
+		}
 		n, err := io.ReadFull(r, buf)
 		switch {
 		case err == nil: // filled MaxMessageSize+1: too large
@@ -148,6 +169,9 @@ func (c *conn) readLoop() {
 		h, ok := handlers[req.Type]
 		if !ok {
 			c.reply(req.ID, nil, NewError(CodeUnknownType, ""))
+			continue
+		}
+		if req.Type == "readers" && c.readersNow(req) {
 			continue
 		}
 		select {
@@ -212,8 +236,36 @@ func (c *conn) write(b []byte) {
 	if c.ctx.Err() != nil {
 		return
 	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(c.s.cfg.Limits.WriteTimeout))
+	// The deadline moves at most every 1/16 of WriteTimeout: a write
+	// still fails after 15/16 of it at the least.
+	wt := c.s.cfg.Limits.WriteTimeout
+	if now := time.Now(); now.Sub(c.wdeadlineAt) > wt/16 {
+		_ = c.ws.SetWriteDeadline(now.Add(wt))
+		c.wdeadlineAt = now
+	}
 	if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
 		c.shutdown(websocket.ClosePolicyViolation, "client too slow")
 	}
+}
+
+// readersNow answers readers from the backend's memory when it can: the
+// most frequent request then costs no goroutine and no scheduling delay.
+func (c *conn) readersNow(req *Request) bool {
+	ir, ok := c.s.cfg.Backend.(InstantReaders)
+	if !ok {
+		return false
+	}
+	if e := noParams(req); e != nil {
+		c.reply(req.ID, nil, e)
+		return true
+	}
+	rs, ok := ir.ReadersNow()
+	if !ok {
+		return false
+	}
+	if rs == nil {
+		rs = []ReaderInfo{}
+	}
+	c.reply(req.ID, ReadersResult{Readers: rs}, nil)
+	return true
 }

@@ -31,6 +31,11 @@ var features = []string{"readers", "events", "read", "authenticate", "sign", "re
 // (docs/verify.md).
 var ReadFields = []string{"card", "identity", "address", "photo", "photoSha256", "certificates", "integrity", "bundle"}
 
+// ReadersResult is the answer to readers.
+type ReadersResult struct {
+	Readers []ReaderInfo `json:"readers"`
+}
+
 type helloParams struct {
 	Protocol int `json:"protocol"`
 }
@@ -79,7 +84,7 @@ func handleReaders(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	if rs == nil {
 		rs = []ReaderInfo{}
 	}
-	return map[string]any{"readers": rs}, nil
+	return ReadersResult{Readers: rs}, nil
 }
 
 // handleSubscribe starts forwarding card events to this connection; a

@@ -34,3 +34,4 @@ func Handlers() map[string]bool {
 	}
 	return out
 }
+var ValidType = validType

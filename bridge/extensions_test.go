@@ -123,3 +123,24 @@ func TestISIAndProofs(t *testing.T) {
 		t.Errorf("backend saw %d submissions", len(fp.got))
 	}
 }
+
+// TestReadersBothPaths: readers answers the same from the backend's memory
+// (in the read loop) and through Readers (the goroutine path).
+func TestReadersBothPaths(t *testing.T) {
+	ts := start(t, nil)
+	c := dial(t, ts, client.Auth{Origin: goodOrigin})
+	var fast, slow struct{ Readers []bridge.ReaderInfo }
+	if err := c.Call(ctx5(t), "readers", nil, &fast); err != nil {
+		t.Fatal(err)
+	}
+	ts.be.slowReaders.Store(true)
+	if err := c.Call(ctx5(t), "readers", nil, &slow); err != nil {
+		t.Fatal(err)
+	}
+	if len(fast.Readers) != 1 || !slices.Equal(fast.Readers, slow.Readers) {
+		t.Errorf("fast %+v slow %+v", fast.Readers, slow.Readers)
+	}
+	wantCode(t, c.Call(ctx5(t), "readers", map[string]int{"x": 1}, nil), bridge.CodeBadRequest)
+	ts.be.slowReaders.Store(false)
+	wantCode(t, c.Call(ctx5(t), "readers", map[string]int{"x": 1}, nil), bridge.CodeBadRequest)
+}

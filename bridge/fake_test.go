@@ -34,6 +34,9 @@ type fakeBackend struct {
 	flood     bool          // Subscribe sends big events as fast as it can
 	progress  bool          // Read reports progress
 	subEnded  atomic.Int32
+	// slowReaders makes ReadersNow decline, so readers takes the
+	// goroutine path.
+	slowReaders atomic.Bool
 }
 
 type softKey struct {
@@ -60,6 +63,16 @@ func newSoftKey(t testing.TB) softKey {
 
 func (f *fakeBackend) Readers(ctx context.Context) ([]bridge.ReaderInfo, error) {
 	return []bridge.ReaderInfo{{Name: "Virtual Reader 0", Card: "belpic", AppletVersion: "1.8"}}, nil
+}
+
+// ReadersNow answers from memory, as the agent's monitor does, except when
+// the test asks for the slow path.
+func (f *fakeBackend) ReadersNow() ([]bridge.ReaderInfo, bool) {
+	if f.slowReaders.Load() {
+		return nil, false
+	}
+	rs, _ := f.Readers(context.Background())
+	return rs, true
 }
 
 func (f *fakeBackend) Subscribe(ctx context.Context) (<-chan bridge.CardEvent, error) {

@@ -2,6 +2,8 @@ package bridge_test
 
 import (
 	"encoding/json"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/eid-agent/eid-agent/bridge"
@@ -41,6 +43,20 @@ func FuzzDecodeRequest(f *testing.F) {
 			if json.Unmarshal(req.Params, &m) != nil {
 				t.Fatalf("params not an object: %q", req.Params)
 			}
+		}
+	})
+}
+
+// FuzzValidType checks the hand-written type check against the regular
+// expression it implements.
+func FuzzValidType(f *testing.F) {
+	re := regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}(\.[a-z][a-z0-9-]{0,31})?$`)
+	for _, s := range []string{"readers", "simulator.insert", "a.b.c", "A", "x-", "", ".", "a.", strings.Repeat("a", 33)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := bridge.ValidType(s), re.MatchString(s); got != want {
+			t.Fatalf("validType(%q) = %v, the expression says %v", s, got, want)
 		}
 	})
 }

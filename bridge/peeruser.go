@@ -71,6 +71,9 @@ func procPeerUID(local, remote netip.AddrPort) (int, error) {
 // order), ports big-endian hex. IPv4 peers of an IPv6 socket appear as
 // v4-mapped addresses, so both forms are compared unmapped.
 func parseProcNetTCP(r io.Reader, local, remote netip.AddrPort) (uid int, found bool, err error) {
+	// The table can hold thousands of sockets (TIME_WAIT included) and is
+	// read for every connection: lines are checked in place, without
+	// allocating, and only a line whose ports match is parsed in full.
 	sc := bufio.NewScanner(r)
 	first := true
 	for sc.Scan() {
@@ -78,24 +81,89 @@ func parseProcNetTCP(r io.Reader, local, remote netip.AddrPort) (uid int, found 
 			first = false
 			continue // header
 		}
-		f := strings.Fields(sc.Text())
-		if len(f) < 8 {
+		line := sc.Bytes()
+		f1, rest := nextField(line) // "sl:"
+		f1, rest = nextField(rest)  // local_address
+		f2, rest := nextField(rest) // rem_address
+		if len(f1) == 0 && len(f2) == 0 {
+			continue // blank line
+		}
+		lp, ok1 := hexAddrPortShape(f1)
+		rp, ok2 := hexAddrPortShape(f2)
+		if !ok1 || !ok2 {
+			return 0, false, fmt.Errorf("malformed /proc/net/tcp line %q", line)
+		}
+		if lp != local.Port() || rp != remote.Port() {
 			continue
 		}
-		l, err1 := parseHexAddrPort(f[1])
-		rm, err2 := parseHexAddrPort(f[2])
+		l, err1 := parseHexAddrPort(string(f1))
+		rm, err2 := parseHexAddrPort(string(f2))
 		if err1 != nil || err2 != nil {
-			return 0, false, fmt.Errorf("malformed /proc/net/tcp line %q", sc.Text())
+			return 0, false, fmt.Errorf("malformed /proc/net/tcp line %q", line)
 		}
-		if sameAP(l, local) && sameAP(rm, remote) {
-			u, err := strconv.Atoi(f[7])
-			if err != nil {
-				return 0, false, fmt.Errorf("malformed uid %q", f[7])
-			}
-			return u, true, nil
+		if !sameAP(l, local) || !sameAP(rm, remote) {
+			continue
 		}
+		fields := strings.Fields(string(rest))
+		if len(fields) < 5 {
+			return 0, false, fmt.Errorf("malformed /proc/net/tcp line %q", line)
+		}
+		u, err := strconv.Atoi(fields[4])
+		if err != nil {
+			return 0, false, fmt.Errorf("malformed uid %q", fields[4])
+		}
+		return u, true, nil
 	}
 	return 0, false, sc.Err()
+}
+
+// nextField returns the first space-separated field of b and what follows.
+func nextField(b []byte) (field, rest []byte) {
+	i := 0
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	j := i
+	for j < len(b) && b[j] != ' ' {
+		j++
+	}
+	return b[i:j], b[j:]
+}
+
+// hexAddrPortShape checks "HEX{8|32}:HEX{4}" and returns the port.
+func hexAddrPortShape(b []byte) (port uint16, ok bool) {
+	colon := -1
+	for i, c := range b {
+		if c == ':' {
+			colon = i
+			break
+		}
+		if !isHex(c) {
+			return 0, false
+		}
+	}
+	if (colon != 8 && colon != 32) || len(b)-colon-1 != 4 {
+		return 0, false
+	}
+	for _, c := range b[colon+1:] {
+		if !isHex(c) {
+			return 0, false
+		}
+		port = port<<4 | uint16(hexVal(c))
+	}
+	return port, true
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'A' <= c && c <= 'F' || 'a' <= c && c <= 'f' }
+
+func hexVal(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 func sameAP(a, b netip.AddrPort) bool {
