@@ -34,4 +34,5 @@ func Handlers() map[string]bool {
 	}
 	return out
 }
+
 var ValidType = validType
