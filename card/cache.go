@@ -2,6 +2,7 @@ package card
 
 import (
 	"bytes"
+	"errors"
 	"encoding/hex"
 	"fmt"
 
@@ -23,10 +24,12 @@ type FileCache interface {
 //     hashes to the value the National Register signed (the identity file is
 //     always read from the card);
 //   - the certificates, by the chip serial number (GET CARD DATA) and file:
-//     the first block of the file is read from the card and must equal the
-//     cached certificate's first block (version, serial number, issuer and
-//     validity: a renewed certificate differs), which turns a five-block
-//     certificate read into one block.
+//     the last 256 bytes of the cached certificate are read from the card at
+//     the same offset and must be equal. They hold the issuer's signature,
+//     which covers the whole certificate: a renewed certificate, or another
+//     card's (test cards of different PKIs can share chip serials and even
+//     their certificates' first block), differs there. This turns a
+//     five-block certificate read into one block.
 func photoKey(hash []byte) string { return "photo:" + hex.EncodeToString(hash) }
 
 func certKey(cardData []byte, path []byte) string {
@@ -51,29 +54,40 @@ func readCachedPhoto(cache FileCache, identity []byte) ([]byte, bool) {
 	return b, true
 }
 
-// readCertCached reads a certificate file's first block and, when it
-// matches the cached certificate, returns the cached one; otherwise the
-// rest of the file is read and cached.
+// readCertCached compares the end of the cached certificate with the
+// card's file at the same offset and, when equal, returns the cached one;
+// otherwise the file is read and cached.
 func (c *Card) readCertCached(cache FileCache, path []byte) ([]byte, error) {
 	key := certKey(c.cardData, path)
 	cached, ok := cache.Get(key)
-	if !ok || len(cached) < 256 {
-		b, err := c.readFile(path, derSize)
-		if err == nil && len(b) > 0 {
-			cache.Put(key, b)
+	if ok && len(cached) >= 256 && len(cached) <= maxFileSize {
+		tail, err := c.readAt(path, len(cached)-256, 256)
+		var se *StatusError
+		if err != nil && !errors.As(err, &se) {
+			return nil, err // card removed and the like; a status word means "read it all"
 		}
-		return b, err
-	}
-	first, err := c.readFile(path, func([]byte) int { return 256 })
-	if err != nil {
-		return nil, err
-	}
-	if bytes.Equal(first, cached[:len(first)]) {
-		return cached, nil
+		if err == nil && bytes.Equal(tail, cached[len(cached)-256:]) {
+			return cached, nil
+		}
 	}
 	b, err := c.readFile(path, derSize)
 	if err == nil && len(b) > 0 {
 		cache.Put(key, b)
 	}
 	return b, err
+}
+
+// readAt selects path and reads n bytes at offset (one READ BINARY).
+func (c *Card) readAt(path []byte, offset, n int) ([]byte, error) {
+	if err := c.selectFile(path); err != nil {
+		return nil, err
+	}
+	data, sw, err := c.Transmit([]byte{0x00, 0xB0, byte(offset >> 8), byte(offset), byte(n)})
+	if err != nil {
+		return nil, err
+	}
+	if sw != 0x9000 {
+		return nil, swError("READ BINARY", sw)
+	}
+	return data, nil
 }

@@ -2,6 +2,7 @@ package card_test
 
 import (
 	"bytes"
+	"fmt"
 	"maps"
 	"reflect"
 	"strings"
@@ -100,10 +101,12 @@ func TestCachedCertificateRenewed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Make the cached copies stale: same length, different first block.
+	// Make the cached copies stale: same length, another signature (a
+	// renewed certificate, or another PKI's card with the same chip
+	// serial: its first block may well be identical).
 	for k, b := range cache.m {
 		if strings.HasPrefix(k, "cert:") {
-			b[20] ^= 0xFF
+			b[len(b)-5] ^= 0xFF
 		}
 	}
 	c, _ = newInProcess(p)
@@ -111,7 +114,46 @@ func TestCachedCertificateRenewed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(got.AuthCert, want.AuthCert) || !bytes.Equal(got.RootCert, want.RootCert) {
+	if !bytes.Equal(got.AuthCert, want.AuthCert) || !bytes.Equal(got.RootCert, want.RootCert) || !bytes.Equal(got.RRNCert, want.RRNCert) {
 		t.Error("a stale cached certificate was used")
 	}
+	// Two cards of different PKIs with the same chip serial: the second
+	// must not be given the first one's certificates.
+	other, err := virtual.Preset("citizen-1.7-ec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := &mapCache{m: map[string][]byte{}}
+	c, _ = newInProcess(p)
+	if _, err := c.ReadFilesCached(card.PartAll, shared); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range shared.m { // pretend the serials are equal
+		if strings.HasPrefix(k, "cert:") {
+			shared.m["cert:"+hexSerial(other)+k[len("cert:")+32:]] = v
+		}
+	}
+	c, _ = newInProcess(other)
+	plainOther, _ := newInProcess(other)
+	wantOther, err := plainOther.ReadFiles(card.PartAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotOther, err := c.ReadFilesCached(card.PartAll, shared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(gotOther.RRNCert, wantOther.RRNCert) || !bytes.Equal(gotOther.AuthCert, wantOther.AuthCert) {
+		t.Error("another card's cached certificate was used")
+	}
+}
+
+// hexSerial is the chip serial part of a certificate cache key.
+func hexSerial(p *virtual.Profile) string {
+	c, _ := newInProcess(p)
+	cd, err := c.GetCardData()
+	if err != nil {
+		panic(err)
+	}
+	return fmt.Sprintf("%X", cd[:16])
 }
