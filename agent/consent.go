@@ -16,6 +16,7 @@ import (
 
 	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/bridge"
+	"github.com/eid-agent/eid-agent/internal/atomicfile"
 )
 
 // AskFunc asks the user, in the agent's own dialog, whether caller may do
@@ -260,23 +261,7 @@ func writeConsentFile(path string, m map[string]rememberedGrant) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".consent-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, append(b, '\n'), 0o600)
 }
 
 // ConsentEntry is one remembered decision, for `eid-agent consent list`.

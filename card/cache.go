@@ -2,8 +2,8 @@ package card
 
 import (
 	"bytes"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/eid-agent/eid-agent/card/eidfile"

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/bridge/loopbackca"
+	"github.com/eid-agent/eid-agent/internal/atomicfile"
 )
 
 // Installer applies plans to a machine (or a Target.Root).
@@ -151,23 +152,7 @@ func (a *applier) file(f File) error {
 }
 
 func writeFile(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(path, data, mode)
 }
 
 func (in *Installer) run(ctx context.Context, r *Report, cmds []Command, changed bool) error {

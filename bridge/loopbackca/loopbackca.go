@@ -30,6 +30,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/eid-agent/eid-agent/internal/atomicfile"
 )
 
 // File names inside the TLS directory.
@@ -241,7 +243,7 @@ func Write(dir string, b *Bundle) error {
 		return err
 	}
 	for _, f := range b.Files() {
-		if err := writeAtomic(filepath.Join(dir, f.Name), f.Data, f.Mode); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.Name), f.Data, f.Mode); err != nil {
 			return err
 		}
 	}
@@ -263,26 +265,6 @@ func (b *Bundle) Files() []File {
 		{CertFile, b.CertPEM, 0o644},
 		{KeyFile, b.KeyPEM, 0o600},
 	}
-}
-
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // Init generates new material into dir. It refuses (ErrExists) when any

@@ -146,18 +146,7 @@ func (d *daemon) dial(origin string) *client.Client {
 // cli runs another eid-agent command against this daemon.
 func (d *daemon) cli(args ...string) result {
 	d.t.Helper()
-	cmd := exec.Command(binary, args...)
-	cmd.Env = d.env
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		d.t.Fatal(err)
-	}
-	return result{stdout.String(), stderr.String(), code}
+	return execAgent(d.t, d.env, "", 60*time.Second, args...)
 }
 
 // status asks the agent over a raw websocket and checks the answer

@@ -46,6 +46,27 @@ type result struct {
 	code           int
 }
 
+// execAgent runs the built binary with env (nil: the test's own), stdin
+// and a time limit, and returns what it printed and its exit status.
+func execAgent(t *testing.T, env []string, stdin string, limit time.Duration, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{so.String(), se.String(), code}
+}
+
 func runAgent(t *testing.T, args ...string) result {
 	t.Helper()
 	return runAgentStdin(t, "", args...)
