@@ -211,11 +211,17 @@ func (d *Daemon) Start() (err error) {
 	}
 	if c.Simulate && d.Pages != nil {
 		// Nothing real to protect: the demo page runs without dialogs.
-		for _, a := range d.srv.Addrs() {
-			port := a.(*net.TCPAddr).Port
-			for _, h := range []string{a.String(), fmt.Sprintf("localhost:%d", port)} {
-				admin["http://"+h] = mergeGrant(admin["http://"+h], config.Permissions)
+		grant := func(scheme string, addrs []net.Addr) {
+			for _, a := range addrs {
+				port := a.(*net.TCPAddr).Port
+				for _, h := range []string{a.String(), fmt.Sprintf("localhost:%d", port)} {
+					admin[scheme+h] = mergeGrant(admin[scheme+h], config.Permissions)
+				}
 			}
+		}
+		grant("http://", d.srv.Addrs())
+		if d.tlsSrv != nil {
+			grant("https://", d.tlsSrv.Addrs())
 		}
 	}
 	return nil

@@ -58,7 +58,7 @@ type Config struct {
 	Simulator SimulatorBackend
 	Proofs    ProofsBackend // isi.submit and proofs.list
 	// SelfOrigin admits the agent's own pages (Pages): a page whose Origin
-	// is http:// plus the Host it was served from, which the Host check
+	// is http:// (https:// with TLS) plus the Host it was served from, which the Host check
 	// has already tied to the agent's loopback address and port. Only the
 	// agent serves that origin.
 	SelfOrigin bool

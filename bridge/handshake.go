@@ -78,7 +78,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (Caller, bool) {
 	case hasOrigin:
 		// A browser always sends Origin; a token never overrides it, so
 		// a page cannot borrow a desktop app's rights.
-		if len(origin) != 1 || !(s.checkOrigin(origin[0]) || s.cfg.SelfOrigin && origin[0] == "http://"+r.Host) {
+		if len(origin) != 1 || !(s.checkOrigin(origin[0]) || s.cfg.SelfOrigin && origin[0] == s.selfScheme()+r.Host) {
 			refuse(w, http.StatusForbidden, NewError(CodeOriginNotAllowed, "Origin is not on the allow-list"))
 			return Caller{}, false
 		}
@@ -125,4 +125,12 @@ func refuse(w http.ResponseWriter, status int, e *Error) {
 	_ = json.NewEncoder(w).Encode(struct {
 		Error *Error `json:"error"`
 	}{e})
+}
+
+// selfScheme is the scheme of the agent's own pages on this server.
+func (s *Server) selfScheme() string {
+	if s.cfg.TLS != nil {
+		return "https://"
+	}
+	return "http://"
 }
