@@ -21,6 +21,7 @@ type Monitor struct {
 	mu      sync.Mutex
 	readers map[string]*readerState
 	service string // ServiceUp, ServiceDown or ServiceStarting
+	synced  bool   // the readers and cards of the service are all known
 	since   time.Time
 	seq     uint64 // insertion counter
 	subs    map[*subscription]struct{}
@@ -118,9 +119,13 @@ func (m *Monitor) apply(e card.Event) {
 		}
 	case card.EventServiceDown:
 		m.service, m.since = ServiceDown, now
+		m.synced = false
 		clear(m.readers)
 	case card.EventServiceUp:
 		m.service, m.since = ServiceUp, now
+		m.synced = false
+	case card.EventSynced:
+		m.synced = true
 	}
 	for _, h := range m.hooks {
 		h(e, insertion)
@@ -210,6 +215,9 @@ type ReaderSnapshot struct {
 
 // Snapshot is what the monitor sees now.
 type Snapshot struct {
+	// Synced: the initial state of the service is complete (readers and
+	// cards); before, Readers may be missing some.
+	Synced       bool             `json:"-"`
 	Service      string           `json:"service"`
 	ServiceSince time.Time        `json:"serviceSince"`
 	Readers      []ReaderSnapshot `json:"readers"`
@@ -220,7 +228,7 @@ type Snapshot struct {
 func (m *Monitor) Snapshot() Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Snapshot{Service: m.service, ServiceSince: m.since, Readers: []ReaderSnapshot{}, Subscribers: len(m.subs)}
+	s := Snapshot{Synced: m.synced, Service: m.service, ServiceSince: m.since, Readers: []ReaderSnapshot{}, Subscribers: len(m.subs)}
 	for _, n := range m.namesLocked() {
 		r := m.readers[n]
 		s.Readers = append(s.Readers, ReaderSnapshot{Name: n, Card: r.kind, Since: r.since, Insertion: r.insertion})

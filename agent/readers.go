@@ -52,7 +52,7 @@ func (b *Backend) ReadersNow() ([]bridge.ReaderInfo, bool) {
 		return nil, false
 	}
 	snap := b.Monitor.Snapshot()
-	if snap.Service != ServiceUp {
+	if snap.Service != ServiceUp || !snap.Synced {
 		return nil, false
 	}
 	out := make([]bridge.ReaderInfo, 0, len(snap.Readers))

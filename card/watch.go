@@ -18,6 +18,10 @@ const (
 	EventCardRemoved   = "card-removed"
 	EventServiceDown   = "service-down" // pcscd stopped or not running; Watch keeps trying
 	EventServiceUp     = "service-up"
+	// EventSynced follows the initial state (after service-up, the
+	// reader-added and card-inserted events of what is there): from then
+	// on, a watcher's picture of the readers is complete.
+	EventSynced = "synced"
 )
 
 // Event is a change of the PC/SC world. It holds no personal data: a
@@ -43,7 +47,8 @@ const watchWait = 5 * time.Second
 // without polling; a stopped PC/SC service (pcscd restarted, or not
 // running at start) is reported once as service-down and retried every
 // retry interval until it is back (service-up, then the state again).
-// The first working context is reported as service-up as well.
+// The first working context is reported as service-up as well, and each
+// initial state is followed by EventSynced.
 //
 // Watch never sends on events after it returned.
 func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error {
@@ -138,6 +143,14 @@ func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
 	// GetStatusChange blocks in C; Cancel is the way to interrupt it.
 	stop := context.AfterFunc(ctx, func() { pc.Cancel() })
 	defer stop()
+	synced := false
+	sync := func() bool {
+		if synced {
+			return true
+		}
+		synced = true
+		return w.send(ctx, Event{Type: EventSynced})
+	}
 	for {
 		names, err := pc.ListReaders()
 		if err != nil && !errors.Is(err, scard.ErrNoReadersAvailable) {
@@ -159,6 +172,11 @@ func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
 			states = append(states, scard.ReaderState{Reader: n, CurrentState: cur})
 		}
 		states = append(states, scard.ReaderState{Reader: pnpReader, CurrentState: scard.StateFlag(len(names) << 16)})
+		if len(names) == 0 && !sync() {
+			// No reader: the initial state is complete already (the wait
+			// below only ends when one appears).
+			return ctx.Err()
+		}
 		for {
 			// Cancel only interrupts a call already waiting; one that
 			// starts after it would wait forever. So the wait is bounded
@@ -180,6 +198,11 @@ func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
 			if !w.update(ctx, states[i]) {
 				return ctx.Err()
 			}
+		}
+		// The first wait returns at once (every reader was unaware), so
+		// the cards are known now.
+		if !sync() {
+			return ctx.Err()
 		}
 	}
 }

@@ -67,6 +67,9 @@ func TestWatch(t *testing.T) {
 		}
 		added[e.Reader] = true
 	}
+	if e := next(2 * time.Second); e.Type != card.EventSynced {
+		t.Fatalf("after the initial state: %+v, want synced", e)
+	}
 
 	p, err := virtual.Preset("citizen-1.7")
 	if err != nil {

@@ -159,7 +159,7 @@ func (t *transport) Transmit(cmd []byte) ([]byte, error) {
 }
 
 // Watch reports the reader (reader-added) and its card at start, then
-// every insertion and removal, until ctx ends.
+// synced, then every insertion and removal, until ctx ends.
 func (s *Simulator) Watch(ctx context.Context, events chan<- card.Event) error {
 	// Buffered so Insert never waits for this watcher's consumer; Watch
 	// forwards the events in order.
@@ -169,6 +169,7 @@ func (s *Simulator) Watch(ctx context.Context, events chan<- card.Event) error {
 	if s.card != nil {
 		ch <- card.Event{Type: card.EventCardInserted, Reader: ReaderName, ATR: s.card.ATR()}
 	}
+	ch <- card.Event{Type: card.EventSynced}
 	s.watchers[ch] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
