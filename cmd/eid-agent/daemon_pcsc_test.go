@@ -86,7 +86,6 @@ func TestDaemonPCSC(t *testing.T) {
 		authDone <- err
 	}()
 	time.Sleep(300 * time.Millisecond) // the dialog is open
-	start := time.Now()
 	var read struct {
 		Reading struct {
 			Identity struct{ NationalNumber string }
@@ -95,9 +94,8 @@ func TestDaemonPCSC(t *testing.T) {
 	if err := c.Call(ctx, "read", map[string]any{"fields": []string{"identity"}, "reader": slots[1].Reader}, &read); err != nil {
 		t.Fatal(err)
 	}
-	if took := time.Since(start); took > 1500*time.Millisecond {
-		t.Errorf("the read on the other reader waited %v for the PIN dialog", took)
-	}
+	// The read is done while the authentication still waits in its 2 s
+	// dialog: the other reader was not held up.
 	select {
 	case <-authDone:
 		t.Error("authentication finished before its 2 s PIN dialog: the read did not overlap it")
