@@ -57,6 +57,12 @@ func (b *Backend) ReadersNow() ([]bridge.ReaderInfo, bool) {
 	}
 	out := make([]bridge.ReaderInfo, 0, len(snap.Readers))
 	for _, r := range snap.Readers {
+		if r.Card == card.KindUnknown {
+			// Told from the ATR of the insertion event, which a reader
+			// may report before the card's answer is complete: let the
+			// slow path look at the card.
+			return nil, false
+		}
 		info := bridge.ReaderInfo{Name: r.Name, Card: r.Card}
 		if r.Card == card.KindBELPIC {
 			v, ok := b.applets.get(r.Name, r.Insertion)

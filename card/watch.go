@@ -224,6 +224,12 @@ func (w *watcher) update(ctx context.Context, st scard.ReaderState) bool {
 		return true
 	}
 	now := st.EventState&scard.StatePresent != 0
+	if now && !prev.present && len(st.Atr) == 0 && st.EventState&scard.StateMute == 0 {
+		// Present but not powered up yet: pcscd reports the card again
+		// once it has its ATR, which tells a Belgian eID from another
+		// card. (A mute card never answers: it is reported at once.)
+		return true
+	}
 	swapped := prev.present && now && oldFlags>>16 != st.EventState>>16 && !bytes.Equal(prev.atr, st.Atr)
 	if prev.present && (!now || swapped) && !w.send(ctx, Event{Type: EventCardRemoved, Reader: st.Reader}) {
 		return false

@@ -128,7 +128,11 @@ try {
       burst = r;
     } else {
       step(`keyboard-wedge: attempt ${attempt} had a ${r.maxGap.toFixed(1)} ms gap (machine busy), scans ${JSON.stringify(r.scans)}`);
-      assert.deepEqual(r.scans, [], "a burst with a gap over 30 ms must not count");
+      // The whole burst must not count; what follows the gap is itself a
+      // fast burst and may count if long enough, so only a tail of it may
+      // appear.
+      assert.ok(!r.scans.includes("ISI+85073003328"), "a burst with a gap over 30 ms must not count whole");
+      for (const sc of r.scans) assert.ok("ISI+85073003328".endsWith(sc), `scan ${sc} is not a tail of the burst`);
     }
   }
   assert.ok(burst, "no burst within 30 ms gaps in 3 attempts");
