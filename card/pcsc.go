@@ -64,6 +64,24 @@ func (c *Context) Readers() ([]ReaderStatus, error) {
 	if err := c.ctx.GetStatusChange(states, 0); err != nil && !errors.Is(err, scard.ErrTimeout) {
 		return nil, mapPCSCError(err)
 	}
+	// A card that was just inserted can show as present before pcscd has
+	// powered it (no ATR yet); wait a moment for its ATR rather than call
+	// it an unknown card (card.Watch does the same).
+	var arriving []scard.ReaderState
+	var at []int
+	for i, st := range states {
+		if st.EventState&scard.StatePresent != 0 && len(st.Atr) == 0 && st.EventState&scard.StateMute == 0 {
+			arriving = append(arriving, scard.ReaderState{Reader: st.Reader, CurrentState: st.EventState})
+			at = append(at, i)
+		}
+	}
+	if len(arriving) > 0 {
+		if err := c.ctx.GetStatusChange(arriving, time.Second); err == nil {
+			for j, st := range arriving {
+				states[at[j]] = st
+			}
+		}
+	}
 	out := make([]ReaderStatus, len(names))
 	for i, st := range states {
 		rs := ReaderStatus{Name: st.Reader, Kind: KindNone}

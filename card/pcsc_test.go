@@ -26,7 +26,12 @@ func insert(t testing.TB, ctx *card.Context, slot lab.Slot, vc *virtual.Card) *v
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { in.Remove() })
+	// Wait for the reader to be empty again on the way out: the next test's
+	// card would otherwise be "seen" while pcscd still shows this one.
+	t.Cleanup(func() {
+		in.Remove()
+		waitKind(t, ctx, slot.Reader, card.KindNone)
+	})
 	waitKind(t, ctx, slot.Reader, card.KindBELPIC)
 	return in
 }

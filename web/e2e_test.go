@@ -415,6 +415,13 @@ func TestNodeClientAgainstAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Remove()
+	// The node tests expect the card in the reader: wait until pcscd has it.
+	sc, err := scard.EstablishContext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Release()
+	lab.WaitCard(t, sc, slot.Reader, true)
 	authCert, _ := p.Certificate(virtual.PathAuthCert)
 	args := []string{"--test", "--test-reporter=tap", "test/agent.test.mjs"}
 	// Node 20 has WebSocket behind a flag; later versions by default.

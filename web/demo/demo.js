@@ -316,9 +316,13 @@ async function submitISI(input) {
   }
 }
 
+// A scanner types its keys a few ms apart; behind a remote desktop or in a
+// busy virtual machine the browser may see them further apart. ?scanGap=MS
+// (20 to 500) widens the gap a burst may have and still count as a scan.
+const scanGap = Math.min(500, Math.max(20, Number(new URLSearchParams(location.search).get("scanGap")) || 30));
 captureScan($("isi-scan"), (raw) => {
   if (agent && agent.hasFeature("isi")) submitISI({ raw });
-});
+}, { maxInterKeyMs: scanGap });
 
 $("isi-manual").addEventListener("submit", (ev) => {
   ev.preventDefault();
