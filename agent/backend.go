@@ -181,15 +181,13 @@ func (b *Backend) withCard(ctx context.Context, info opInfo, f func(c *card.Card
 		return err
 	}
 	defer c.Close()
-	// GET CARD DATA first: it tells a BELPIC card from another one and
-	// gives the chip serial number the audit journal identifies it by.
-	cd, err := c.GetCardData()
-	if err != nil {
-		return err
-	}
-	if d, err := card.ParseCardData(cd); err == nil {
-		info.serial = fmt.Sprintf("%X", d.Serial)
-	}
+	// The audit journal identifies the card by its chip serial, from the
+	// GET CARD DATA that every read and key operation sends anyway.
+	defer func() {
+		if d, err := card.ParseCardData(c.CardData()); err == nil {
+			info.serial = fmt.Sprintf("%X", d.Serial)
+		}
+	}()
 	return f(c)
 }
 

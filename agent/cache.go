@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/internal/atomicfile"
 )
 
 // Cache is the agent's card.FileCache: the photos and certificates of the
@@ -72,23 +73,9 @@ func (c *Cache) Put(key string, data []byte) {
 	if c.Dir == "" {
 		return
 	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(c.Dir, ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return
-	}
-	if os.Rename(tmp.Name(), c.path(key)) != nil {
-		os.Remove(tmp.Name())
+	if os.MkdirAll(c.Dir, 0o700) == nil {
+		// Best effort: a cache that cannot be written costs a read later.
+		_ = atomicfile.Write(c.path(key), data, 0o600)
 	}
 }
 

@@ -391,32 +391,35 @@ func (d *Daemon) pinPrompt() card.PINPrompt {
 			}
 		}
 	}
-	prog := c.PinentryProgram
+	prog := d.pinentryProgram("operations that need the PIN will fail unless the reader has a PIN pad")
 	if prog == "" {
-		p, err := pinentry.Find()
-		if err != nil {
-			d.Log.Warn("no pinentry program: operations that need the PIN will fail unless the reader has a PIN pad")
-			return nil
-		}
-		prog = p
+		return nil
 	}
 	return (&pinentry.Dialog{Program: prog}).Prompt
 }
 
+// pinentryProgram is the configured pinentry, or the first one on the
+// PATH; "" (logged with what it costs) when there is none.
+func (d *Daemon) pinentryProgram(without string) string {
+	if p := d.Config.PinentryProgram; p != "" {
+		return p
+	}
+	p, err := pinentry.Find()
+	if err != nil {
+		d.Log.Warn("no pinentry program: " + without)
+		return ""
+	}
+	return p
+}
+
 // consentDialog picks the consent dialog from the configuration.
 func (d *Daemon) consentDialog() AskFunc {
-	c := d.Config
-	if c.ConsentPrompt == "none" {
+	if d.Config.ConsentPrompt == "none" {
 		return nil
 	}
-	prog := c.PinentryProgram
+	prog := d.pinentryProgram("origins not granted in the configuration will be refused")
 	if prog == "" {
-		p, err := pinentry.Find()
-		if err != nil {
-			d.Log.Warn("no pinentry program: origins not granted in the configuration will be refused")
-			return nil
-		}
-		prog = p
+		return nil
 	}
 	dlg := &pinentry.Dialog{Program: prog, Title: "eID: allow this site?"}
 	return func(ctx context.Context, caller bridge.Caller, op bridge.Operation) (bool, error) {

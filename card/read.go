@@ -55,6 +55,10 @@ func (c *Card) GetCardData() ([]byte, error) {
 	return data, nil
 }
 
+// CardData returns the card's last GET CARD DATA answer (nil before the
+// first), so a caller need not ask the card again.
+func (c *Card) CardData() []byte { return append([]byte(nil), c.cardData...) }
+
 // ReadFiles reads the card's files inside one transaction. Either every
 // requested file is returned or an error is: a card removed half-way gives
 // ErrCardRemoved, never a partial Files.
