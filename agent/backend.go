@@ -16,6 +16,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/webeid"
@@ -259,7 +261,7 @@ func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]
 		// read every time, has what it needs), whether or not the caller
 		// asks for it: proofs.list and the journal have it.
 		if b.Proofs != nil {
-			if _, err := b.Proofs.Append(proof.FromReading(r, proof.InputChip, time.Now())); err != nil {
+			if _, err := b.Proofs.Append(proof.FromReading(r, proof.InputChip, clock.Now())); err != nil {
 				b.log().Error("reading-proof journal", "err", err)
 			}
 		}
@@ -326,7 +328,7 @@ func (b *Backend) readCard(c *card.Card, parts card.Parts) (*card.Reading, *card
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := eidfile.DecodeVerify(files, b.trust(), time.Now())
+	r, err := eidfile.DecodeVerify(files, b.trust(), clock.Now())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -474,7 +476,7 @@ func (b *Backend) ReadingProof(ctx context.Context, req bridge.ReadingProofReque
 		if err != nil {
 			return err
 		}
-		rec, err := b.Proofs.Append(proof.FromReading(r, proof.InputChip, time.Now()))
+		rec, err := b.Proofs.Append(proof.FromReading(r, proof.InputChip, clock.Now()))
 		if err != nil {
 			return err
 		}

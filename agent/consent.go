@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/internal/atomicfile"
@@ -128,7 +130,7 @@ func (c *Consent) Allow(ctx context.Context, caller bridge.Caller, op bridge.Ope
 	}
 	g := all[subject]
 	g.add(op)
-	g.Updated = time.Now().UTC().Round(time.Second)
+	g.Updated = clock.Now().UTC().Round(time.Second)
 	all[subject] = g
 	if err := c.saveLocked(all); err != nil {
 		// Approved now, but it will be asked again: say so, do not fail.

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/agent/config"
 	"github.com/eid-agent/eid-agent/agent/pinentry"
@@ -146,7 +148,7 @@ func (d *Daemon) Start() (err error) {
 	}
 	if c.Journal.Path != "" {
 		d.proofs = &Proofs{Path: c.Journal.Path, Retention: time.Duration(c.Journal.RetentionDays) * 24 * time.Hour, Audit: d.audit, Log: d.Log}
-		if n, err := d.proofs.Prune(time.Now()); err != nil {
+		if n, err := d.proofs.Prune(clock.Now()); err != nil {
 			return fmt.Errorf("reading-proof journal: %w", err)
 		} else if n > 0 {
 			d.Log.Info("reading proofs past retention removed", "count", n)
@@ -252,7 +254,7 @@ func tlsConfig(c config.TLS) (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	m, err := loopbackca.Load(dir, time.Now())
+	m, err := loopbackca.Load(dir, clock.Now())
 	if err != nil {
 		return nil, fmt.Errorf("tls: %w (run `eid-agent tls init` first)", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/isi"
@@ -98,7 +100,7 @@ func (p *Proofs) SubmitISI(ctx context.Context, req bridge.ISISubmitRequest) (js
 		// return to the page.
 		return nil, bridge.NewError(bridge.CodeBadRequest, err.Error())
 	}
-	rec, err := p.Append(res.Proof(time.Now()))
+	rec, err := p.Append(res.Proof(clock.Now()))
 	if err != nil {
 		outcome = string(bridge.CodeInternal)
 		p.log().Error("reading-proof journal", "err", err)

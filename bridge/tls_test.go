@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
+	"github.com/gorilla/websocket"
+
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/loopbackca"
-	"github.com/gorilla/websocket"
 )
 
 // TestTLS: with Config.TLS the bridge serves wss:// only. A client trusting
@@ -24,7 +27,7 @@ func TestTLS(t *testing.T) {
 	if _, err := loopbackca.Init(dir, false, loopbackca.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := loopbackca.Load(dir, time.Now())
+	m, err := loopbackca.Load(dir, clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +37,7 @@ func TestTLS(t *testing.T) {
 	dialer := func(roots *x509.CertPool) *websocket.Dialer {
 		return &websocket.Dialer{
 			HandshakeTimeout: 5 * time.Second,
-			TLSClientConfig:  &tls.Config{RootCAs: roots, NextProtos: []string{"h2", "http/1.1"}},
+			TLSClientConfig:  &tls.Config{RootCAs: roots, NextProtos: []string{"h2", "http/1.1"}, Time: clock.Now},
 		}
 	}
 	for _, host := range []string{"127.0.0.1", "localhost"} {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
@@ -165,7 +167,7 @@ func (c *Card) Read(opt ReadOptions) (*Reading, error) {
 	}
 	now := opt.Now
 	if now.IsZero() {
-		now = time.Now()
+		now = clock.Now()
 	}
 	r, err := eidfile.DecodeVerify(f, trust, now)
 	if err != nil {

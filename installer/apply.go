@@ -9,7 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 
 	"github.com/eid-agent/eid-agent/bridge/loopbackca"
 	"github.com/eid-agent/eid-agent/internal/atomicfile"
@@ -259,7 +260,7 @@ func (in *Installer) tls(a *applier, p *Plan, trust bool) ([]Command, error) {
 	dir := p.Layout.TLSDir
 	now := in.TLS.Now
 	if now.IsZero() {
-		now = time.Now()
+		now = clock.Now()
 	}
 	mat, err := loopbackca.Load(a.t.real(dir), now)
 	switch {

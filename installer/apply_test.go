@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/bridge/loopbackca"
 	"github.com/eid-agent/eid-agent/internal/lab"
 )
@@ -153,7 +155,7 @@ func TestUserInstall(t *testing.T) {
 		t.Errorf("systemctl --user enable did not link the unit: %q %v (calls %q, warnings %q)", link, err, run.calls, r.Warnings)
 	}
 	tlsDir := filepath.Join(home, ".config/eid-agent/tls")
-	if _, err := loopbackca.Load(tlsDir, time.Now()); err != nil {
+	if _, err := loopbackca.Load(tlsDir, clock.Now()); err != nil {
 		t.Errorf("TLS material: %v", err)
 	}
 	if !slices.Contains(r.Ran, "systemctl --user enable eid-agent.service") {

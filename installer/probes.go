@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/bridge/loopbackca"
 )
 
@@ -77,7 +79,7 @@ func (p *Probes) stat(name string) (fs.FileInfo, error) {
 
 func (p *Probes) now() time.Time {
 	if p.Now.IsZero() {
-		return time.Now()
+		return clock.Now()
 	}
 	return p.Now
 }

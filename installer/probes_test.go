@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/bridge/loopbackca"
 )
 
@@ -182,7 +184,7 @@ func TestTLSCheck(t *testing.T) {
 		want Status
 		text string
 	}{
-		{time.Now(), OK, "valid until"},
+		{clock.Now(), OK, "valid until"},
 		{b.Cert.NotAfter.Add(-10 * 24 * time.Hour), Warn, "days left"},
 		{b.Cert.NotAfter.Add(time.Hour), Fail, "expired"},
 	} {

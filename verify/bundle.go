@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
@@ -193,7 +195,7 @@ func (v *BundleVerifier) Verify(b *Bundle) (*IdentityResult, error) {
 	if trust == nil {
 		trust = eidfile.DefaultTrustStore()
 	}
-	now := time.Now()
+	now := clock.Now()
 	if v.Now != nil {
 		now = v.Now()
 	}

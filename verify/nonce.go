@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 )
 
 // NonceBytes is the entropy of a nonce from NewNonce: 256 bits, the Web eID
@@ -67,7 +69,7 @@ func (s *MemoryNonceStore) now() time.Time {
 	if s.Now != nil {
 		return s.Now()
 	}
-	return time.Now()
+	return clock.Now()
 }
 
 func (s *MemoryNonceStore) lifetime() time.Duration {

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 )
 
@@ -90,7 +92,7 @@ func TestMemoryNonceStore(t *testing.T) {
 }
 
 func TestMemoryNonceStoreLifetime(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
+	clock := &fakeClock{t: clock.Now()}
 	s := &MemoryNonceStore{Now: clock.Now, Lifetime: time.Second}
 	n, _ := s.Issue()
 	clock.Add(2 * time.Second)

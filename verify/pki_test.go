@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 )
 
@@ -80,7 +82,7 @@ func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey
 }
 
 func caTemplate(cn string) *x509.Certificate {
-	now := time.Now()
+	now := clock.Now()
 	return &x509.Certificate{
 		SerialNumber:          nextSerial(),
 		Subject:               pkix.Name{Country: []string{"BE"}, CommonName: cn},
@@ -101,7 +103,7 @@ type leafOpts struct {
 }
 
 func leafTemplate(o leafOpts) *x509.Certificate {
-	now := time.Now()
+	now := clock.Now()
 	if o.notAfter.IsZero() {
 		o.notAfter = now.Add(365 * 24 * time.Hour)
 	}
@@ -152,7 +154,7 @@ func newPKI(t testing.TB, ocspURL string) *testPKI {
 	sign := leafOpts{usage: x509.KeyUsageContentCommitment, policy: PolicyBelgianTestSign, ocspURL: ocspURL, role: "Signature"}
 	p.sign = mustCert(t, leafTemplate(sign), p.ca, ecKey.Public(), caKey)
 	exp := auth
-	exp.notAfter = time.Now().Add(-time.Hour)
+	exp.notAfter = clock.Now().Add(-time.Hour)
 	p.expired = mustCert(t, leafTemplate(exp), p.ca, ecKey.Public(), caKey)
 	np := auth
 	np.policy = nil

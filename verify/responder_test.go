@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -88,7 +90,7 @@ func (r *responder) serve(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		st = ocsp.Good
 	}
-	now := time.Now()
+	now := clock.Now()
 	tmpl := ocsp.Response{
 		Status:       st,
 		SerialNumber: q.SerialNumber,

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -27,7 +29,7 @@ func newFixture(t testing.TB) *fixture {
 	resp := newResponder(t)
 	p := newPKI(t, resp.srv.URL)
 	resp.setCA(p.ca, caKey)
-	clock := &fakeClock{t: time.Now()}
+	clock := &fakeClock{t: clock.Now()}
 	store := &MemoryNonceStore{Now: clock.Now}
 	v := &Validator{
 		Roots: p.roots, Intermediates: p.inters, Nonces: store,
@@ -169,7 +171,7 @@ func TestValidateFailures(t *testing.T) {
 			return agentToken(t, s.f.pki.expired, origin, s.nonce, false)
 		}},
 		{name: "used before valid", want: ErrCertExpired, prep: func(s *setup) {
-			s.f.v.Now = func() time.Time { return time.Now().Add(-72 * time.Hour) }
+			s.f.v.Now = func() time.Time { return clock.Now().Add(-72 * time.Hour) }
 		}, token: func(t *testing.T, s *setup) []byte { return agentToken(t, s.f.pki.authEC, origin, s.nonce, false) }},
 		{name: "revoked", want: ErrRevoked, prep: func(s *setup) { s.f.resp.set(s.f.pki.authEC, ocsp.Revoked) },
 			token: func(t *testing.T, s *setup) []byte { return agentToken(t, s.f.pki.authEC, origin, s.nonce, false) }},
@@ -305,7 +307,7 @@ func TestOCSPCache(t *testing.T) {
 		t.Fatalf("responder hit %d times for three logins, want 1", h)
 	}
 	// Past nextUpdate (one hour) the cache is not used.
-	f.v.Now = func() time.Time { return time.Now().Add(61 * time.Minute) }
+	f.v.Now = func() time.Time { return clock.Now().Add(61 * time.Minute) }
 	if err := run(nil); err != nil {
 		t.Fatal(err)
 	}

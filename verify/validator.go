@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 )
 
 // Check names one check that passed, for Result.Checks and logs.
@@ -74,7 +76,7 @@ func (v *Validator) Validate(ctx context.Context, tokenJSON []byte, expectedOrig
 		return nil, err
 	}
 	res := &Result{Checks: []Check{CheckNonce}}
-	now := time.Now()
+	now := clock.Now()
 	if v.Now != nil {
 		now = v.Now()
 	}

@@ -22,7 +22,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/ebfe/scard"
+
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/card/virtual"
@@ -70,7 +73,7 @@ func buildAgent(t *testing.T) string {
 			return
 		}
 		agentBin = filepath.Join(dir, "eid-agent")
-		out, err := exec.Command("go", "build", "-o", agentBin, "../cmd/eid-agent").CombinedOutput()
+		out, err := exec.Command("go", clock.GoBuild("-o", agentBin, "../cmd/eid-agent")...).CombinedOutput()
 		if err != nil {
 			agentErr = fmt.Errorf("building eid-agent: %v\n%s", err, out)
 		}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/card/virtual"
@@ -223,6 +224,13 @@ type authSigner struct {
 
 func (s authSigner) Certificate() *x509.Certificate { return s.cert }
 
+// testDay is the day the web tests run "on": their card is issued around
+// it and the verifier's clock is set to it, so the golden answers hold no
+// date of the machine running them (docs/testing.md, "Clocks").
+var testDay = time.Date(2026, time.November, 15, 10, 0, 0, 0, time.UTC)
+
+func testNow() time.Time { return testDay }
+
 type fixture struct {
 	profile *virtual.Profile
 	signer  authSigner
@@ -239,7 +247,7 @@ var (
 func loadFixture(t *testing.T) fixture {
 	t.Helper()
 	fixOnce.Do(func() {
-		p, err := virtual.Preset("citizen-1.8")
+		p, err := virtual.PresetAt("citizen-1.8", testDay)
 		if err != nil {
 			fixErr = err
 			return
@@ -277,9 +285,9 @@ func verifyBody(nonce string, tok json.RawMessage) []byte {
 func TestVerify(t *testing.T) {
 	f := loadFixture(t)
 	const origin = "http://127.0.0.1:8877" // the Host get() sends
-	store := &verify.MemoryNonceStore{}
-	h := web.Handler(web.Options{Roots: f.roots, Intermediates: f.inters, Nonces: store})
-	untrusting := web.Handler(web.Options{Intermediates: f.inters, Nonces: store})
+	store := &verify.MemoryNonceStore{Now: testNow}
+	h := web.Handler(web.Options{Roots: f.roots, Intermediates: f.inters, Nonces: store, Now: testNow})
+	untrusting := web.Handler(web.Options{Intermediates: f.inters, Nonces: store, Now: testNow})
 	issue := func() string {
 		n, err := store.Issue()
 		if err != nil {

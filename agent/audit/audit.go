@@ -25,6 +25,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 )
 
 // Entry is one audited operation. It holds no personal data.
@@ -189,7 +191,7 @@ func (l *Log) CardHash(cardNumber string) string {
 // call, synced to disk unless NoSync.
 func (l *Log) Write(e Entry) error {
 	if e.Time.IsZero() {
-		e.Time = time.Now()
+		e.Time = clock.Now()
 	}
 	e.Time = e.Time.UTC().Round(time.Millisecond)
 	line, err := json.Marshal(e)

@@ -31,6 +31,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/internal/atomicfile"
 )
 
@@ -97,7 +99,7 @@ type Bundle struct {
 // here and never leaves this function.
 func Generate(opts Options) (*Bundle, error) {
 	if opts.Now.IsZero() {
-		opts.Now = time.Now()
+		opts.Now = clock.Now()
 	}
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 )
 
 // GenerateOptions describes a card for Generate. The zero value is a valid
@@ -181,7 +183,7 @@ func (o GenerateOptions) withDefaults(now time.Time) (GenerateOptions, error) {
 		}
 	}
 	if o.ValidFrom.IsZero() {
-		o.ValidFrom = time.Date(now.Year()-1, now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		o.ValidFrom = issueDay(now)
 	}
 	if len(strings.Fields(o.FirstNames)) == 0 {
 		return o, &OptionError{Field: "FirstNames", Reason: "no given name"}
@@ -227,6 +229,15 @@ func (o GenerateOptions) withDefaults(now time.Time) (GenerateOptions, error) {
 	return o, nil
 }
 
+// issueDay is the default start of a card's validity for a card used
+// around day: the first of the month, one year before. Every generated
+// card is then valid on day and for at least the next two years (Kids-ID:
+// three years), so a test that runs a while keeps valid cards.
+func issueDay(day time.Time) time.Time {
+	day = day.UTC()
+	return time.Date(day.Year()-1, day.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
 // Generate builds a complete card from a test PKI: identity, address and
 // photo files, National Register signatures over them (ref §9.1, §9.2),
 // certificates chaining to a test root, the PKCS#15 files, GET CARD DATA,
@@ -235,7 +246,7 @@ func (o GenerateOptions) withDefaults(now time.Time) (GenerateOptions, error) {
 // few seconds and later ones milliseconds. Generate caches profiles too:
 // identical options give the same *Profile, which callers must not modify.
 func Generate(opts GenerateOptions) (*Profile, error) {
-	o, err := opts.withDefaults(time.Now())
+	o, err := opts.withDefaults(clock.Now())
 	if err != nil {
 		return nil, err
 	}

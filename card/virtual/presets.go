@@ -45,13 +45,24 @@ var presets = map[string]GenerateOptions{
 // PresetNames lists the presets, sorted.
 func PresetNames() []string { return slices.Sorted(maps.Keys(presets)) }
 
-// Preset generates (or returns the cached) profile of a preset. The error
-// wraps ErrUnknownPreset for a name PresetNames does not list.
-func Preset(name string) (*Profile, error) {
+// Preset generates (or returns the cached) profile of a preset, valid
+// around today (clock.Now): the demo's cards never expire. The error wraps
+// ErrUnknownPreset for a name PresetNames does not list.
+func Preset(name string) (*Profile, error) { return PresetAt(name, time.Time{}) }
+
+// PresetAt is Preset with the card's validity chosen around day instead
+// of today (the card is issued on the first of the month a year before):
+// a test that compares a card's dates with a golden file passes a fixed
+// day, so that its result is the same on any day it runs. A zero day means
+// today.
+func PresetAt(name string, day time.Time) (*Profile, error) {
 	o, ok := presets[name]
 	if !ok {
 		return nil, fmt.Errorf("%w %q (known: %v)", ErrUnknownPreset, name, PresetNames())
 	}
 	o.Name = name
+	if !day.IsZero() {
+		o.ValidFrom = issueDay(day)
+	}
 	return Generate(o)
 }

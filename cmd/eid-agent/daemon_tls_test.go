@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/gorilla/websocket"
 )
 
@@ -41,7 +43,7 @@ func TestDaemonTLS(t *testing.T) {
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca)
-	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool}, HandshakeTimeout: 5 * time.Second}
+	dialer := websocket.Dialer{TLSClientConfig: &tls.Config{RootCAs: pool, Time: clock.Now}, HandshakeTimeout: 5 * time.Second}
 	ws, _, err := dialer.Dial(wss, http.Header{"Origin": {app}})
 	if err != nil {
 		t.Fatalf("wss with the install's CA: %v", err)

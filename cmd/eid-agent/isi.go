@@ -10,7 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
-	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 
 	"github.com/eid-agent/eid-agent/isi"
 	"github.com/eid-agent/eid-agent/proof"
@@ -115,7 +116,7 @@ type isiOutput struct {
 
 // emit journals the proof of res and prints both.
 func (o isiOutput) emit(res *isi.Result, reader string) error {
-	rec := res.Proof(time.Now())
+	rec := res.Proof(clock.Now())
 	rec.Reader = reader
 	rec, err := appendProof(o.jn, rec, o.stderr)
 	if err != nil {

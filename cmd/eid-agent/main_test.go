@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/card/vpcd"
@@ -32,7 +34,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "eid-agent")
-	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	out, err := exec.Command("go", clock.GoBuild("-o", binary, ".")...).CombinedOutput()
 	if err != nil {
 		panic("building eid-agent: " + err.Error() + "\n" + string(out))
 	}

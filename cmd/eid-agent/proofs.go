@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/proof"
 )
@@ -80,7 +82,7 @@ func recordReading(r *card.Reading, jf *journalFlags, stderr io.Writer) (*proof.
 	if jn != nil {
 		defer jn.Close()
 	}
-	rec, err := appendProof(jn, proof.FromReading(r, proof.InputChip, time.Now()), stderr)
+	rec, err := appendProof(jn, proof.FromReading(r, proof.InputChip, clock.Now()), stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -203,11 +205,11 @@ func runProofs(args []string, stdout, stderr io.Writer) int {
 			return fail(stderr, err)
 		}
 		defer jn.Close()
-		n, err := jn.Prune(time.Now())
+		n, err := jn.Prune(clock.Now())
 		if err != nil {
 			return fail(stderr, err)
 		}
-		fmt.Fprintf(stdout, "removed %d proof(s) read before %s\n", n, time.Now().Add(-keep).In(proof.Brussels).Format(time.RFC3339))
+		fmt.Fprintf(stdout, "removed %d proof(s) read before %s\n", n, clock.Now().Add(-keep).In(proof.Brussels).Format(time.RFC3339))
 	}
 	return exitOK
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/bridge/loopbackca"
 )
 
@@ -31,7 +33,7 @@ func runTLS(args []string, stdout, stderr io.Writer) int {
 		return st
 	}
 	if sub == "status" {
-		m, err := loopbackca.Load(*dir, time.Now())
+		m, err := loopbackca.Load(*dir, clock.Now())
 		if err != nil {
 			return fail(stderr, err)
 		}

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	agentconfig "github.com/eid-agent/eid-agent/agent/config"
 	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/card/virtual"
@@ -47,7 +49,7 @@ func TestBrowserLogin(t *testing.T) {
 
 	// The agent binary, as users get it.
 	agentBin := filepath.Join(tmp, "eid-agent")
-	if out, err := exec.Command("go", "build", "-o", agentBin, "../eid-agent").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", clock.GoBuild("-o", agentBin, "../eid-agent")...).CombinedOutput(); err != nil {
 		t.Fatalf("building eid-agent: %v\n%s", err, out)
 	}
 
