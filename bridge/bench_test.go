@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/gorilla/websocket"
+
+	"github.com/eid-agent/eid-agent/bridge"
 )
 
 // The load test: C clients each send `readers` requests one after another

@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/gorilla/websocket"
+
+	"github.com/eid-agent/eid-agent/bridge"
 )
 
 func TestSchemaSamples(t *testing.T) {

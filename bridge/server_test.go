@@ -14,10 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/bridge/webeid"
-	"github.com/gorilla/websocket"
 )
 
 const (

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
-	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/virtual"
@@ -79,7 +80,7 @@ func TestChipAuthenticationForged(t *testing.T) {
 		}
 		return resp
 	}
-	r, err := c.Read(card.ReadOptions{Trust: trustFor(p), Now: time.Now()})
+	r, err := c.Read(card.ReadOptions{Trust: trustFor(p), Now: clock.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

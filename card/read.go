@@ -35,7 +35,7 @@ type ReadOptions struct {
 	// Cache, when set, supplies the photo and certificates a card has
 	// shown before, after checking them against the card (FileCache).
 	Cache FileCache
-	// Now is the time the RRN chain is judged at; zero means time.Now().
+	// Now is the time the RRN chain is judged at; zero means clock.Now().
 	Now time.Time
 }
 

@@ -65,7 +65,7 @@ type Probes struct {
 
 	Target Target    // for the service-state check
 	TLSDir string    // loopback TLS material
-	Now    time.Time // default time.Now
+	Now    time.Time // default: the current time (internal/clock)
 	// HTTPTimeout bounds each request of the port check (default 2 s).
 	HTTPTimeout time.Duration
 }

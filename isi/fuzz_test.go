@@ -42,7 +42,7 @@ func FuzzParseScan(f *testing.F) {
 		if res.CardNumber != "" && ssin.ValidateCardNumber(res.CardNumber) != nil {
 			t.Fatalf("card number %q", res.CardNumber)
 		}
-		if err := res.Proof(time.Now()).Validate(); err != nil {
+		if err := res.Proof(time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC)).Validate(); err != nil {
 			t.Fatalf("proof of an accepted scan: %v", err)
 		}
 		// What was interpreted reads the same without any repair.

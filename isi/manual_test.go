@@ -42,7 +42,7 @@ func TestManualValid(t *testing.T) {
 	if res.BirthDate != "1998-07-28" || res.SSIN.Kind != ssin.BIS {
 		t.Errorf("result %+v", res)
 	}
-	if w := res.Proof(time.Now()).Warnings(); len(w) != 1 || !strings.Contains(w[0], "serial number") {
+	if w := res.Proof(time.Date(2025, 7, 1, 8, 0, 0, 0, time.UTC)).Warnings(); len(w) != 1 || !strings.Contains(w[0], "serial number") {
 		t.Errorf("warnings %v", w)
 	}
 	// A BIS number with an unknown day agrees with any day of its month.

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/ebfe/scard"
 
 	"github.com/eid-agent/eid-agent/card"
@@ -187,7 +189,7 @@ func TestOpenSCSign(t *testing.T) {
 
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "signed by the eID"},
-		NotBefore: time.Now().Add(-time.Minute), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: clock.Now().Add(-time.Minute), NotAfter: clock.Now().Add(time.Hour),
 		SignatureAlgorithm: x509.SHA256WithRSA,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)

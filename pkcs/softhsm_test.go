@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/pkcs"
 )
@@ -147,8 +149,8 @@ func TestSoftX509(t *testing.T) {
 			tmpl := &x509.Certificate{
 				SerialNumber:       big.NewInt(42),
 				Subject:            pkix.Name{CommonName: "signed on the token"},
-				NotBefore:          time.Now().Add(-time.Minute),
-				NotAfter:           time.Now().Add(time.Hour),
+				NotBefore:          clock.Now().Add(-time.Minute),
+				NotAfter:           clock.Now().Add(time.Hour),
 				SignatureAlgorithm: tc.sig,
 			}
 			// Self-signed by the token key: CreateCertificate checks the
@@ -227,8 +229,8 @@ func selfSignedTLS(t *testing.T) tls.Certificate {
 		SerialNumber: big.NewInt(7),
 		Subject:      pkix.Name{CommonName: "server"},
 		DNSNames:     []string{"server"},
-		NotBefore:    time.Now().Add(-time.Minute),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotBefore:    clock.Now().Add(-time.Minute),
+		NotAfter:     clock.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

@@ -96,7 +96,7 @@ type BundleVerifier struct {
 	// eidfile.DefaultTrustStore(). To add roots to the embedded ones:
 	// ts := eidfile.DefaultTrustStore().Clone(); ts.AddFile("root.pem").
 	Trust *eidfile.TrustStore
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means the current time.
 	Now func() time.Time
 	// RequireAddress and RequirePhoto make a bundle without them fail with
 	// ErrFileMissing. Present files are always checked.

@@ -49,7 +49,7 @@ func NewNonce() (string, error) {
 type MemoryNonceStore struct {
 	// Lifetime of nonces made by Issue; zero means DefaultNonceLifetime.
 	Lifetime time.Duration
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means the current time.
 	Now func() time.Time
 	// Grace keeps expired entries this long so that a late answer is told
 	// "expired" rather than "unknown"; zero means one Lifetime.

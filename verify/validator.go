@@ -37,7 +37,7 @@ type Validator struct {
 	Intermediates *x509.CertPool
 	// Nonces is where nonces were issued; required.
 	Nonces NonceStore
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means the current time.
 	Now  func() time.Time
 	OCSP OCSPConfig
 	// AuthPolicies are further policy OIDs accepted as "authentication"

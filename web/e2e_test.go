@@ -353,7 +353,7 @@ func TestBrowserDemo(t *testing.T) {
 		t.Fatalf("token from the page: %v %q", err, posted)
 	}
 	store := &verify.MemoryNonceStore{}
-	if err := store.Put(body.Nonce, time.Now().Add(time.Minute)); err != nil {
+	if err := store.Put(body.Nonce, clock.Now().Add(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	roots, inters := poolOf(p.PKI.Root), poolOf(p.PKI.CA)
@@ -367,7 +367,7 @@ func TestBrowserDemo(t *testing.T) {
 	}
 	// Bound to the page's origin: checked for the refused page's origin it fails.
 	store2 := &verify.MemoryNonceStore{}
-	store2.Put(body.Nonce, time.Now().Add(time.Minute))
+	store2.Put(body.Nonce, clock.Now().Add(time.Minute))
 	v2 := &verify.Validator{Roots: roots, Intermediates: inters, Nonces: store2, OCSP: verify.OCSPConfig{Policy: verify.OCSPOff}}
 	if _, err := v2.Validate(context.Background(), body.Token, other.URL, body.Nonce); !errors.Is(err, verify.ErrWrongOrigin) {
 		t.Errorf("token checked for another origin: %v, want ErrWrongOrigin", err)

@@ -89,7 +89,7 @@ type Options struct {
 	// Nonces issues and consumes the demo's nonces; nil makes a fresh
 	// verify.MemoryNonceStore.
 	Nonces *verify.MemoryNonceStore
-	// Now is the clock for the validator; nil is time.Now.
+	// Now is the clock for the validator; nil is the current time (internal/clock).
 	Now func() time.Time
 }
 

@@ -365,8 +365,8 @@ func TestVerifyCertificatesFunc(t *testing.T) {
 	const origin = "http://127.0.0.1:8877"
 	var mu sync.Mutex
 	certs := []*x509.Certificate{f.profile.PKI.CA, f.profile.PKI.Root} // CA first: order must not matter
-	store := &verify.MemoryNonceStore{}
-	h := web.Handler(web.Options{Nonces: store, Certificates: func() []*x509.Certificate {
+	store := &verify.MemoryNonceStore{Now: testNow}
+	h := web.Handler(web.Options{Nonces: store, Now: testNow, Certificates: func() []*x509.Certificate {
 		mu.Lock()
 		defer mu.Unlock()
 		return certs

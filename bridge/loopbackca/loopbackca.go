@@ -77,7 +77,7 @@ var (
 // Options for Generate.
 type Options struct {
 	Host string    // machine name in the CA's name; default os.Hostname()
-	Now  time.Time // default time.Now()
+	Now  time.Time // default: the current time (internal/clock)
 	Rand io.Reader // default crypto/rand
 
 	// caKeyHook, when set (tests only), sees the CA key before it is

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 )
 
 // softKey is a software crypto.Signer with a self-signed certificate.
@@ -32,8 +34,8 @@ func newSoftKey(t testing.TB, priv crypto.Signer) softKey {
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
 		Subject:      pkix.Name{CommonName: "Test Holder (Authentication)"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
+		NotBefore:    clock.Now().Add(-time.Hour),
+		NotAfter:     clock.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}

@@ -114,7 +114,7 @@ func TestTrustStoreRejectsForgedRoot(t *testing.T) {
 	forged.RawSubject = rrn.RawIssuer
 	ts := &TrustStore{}
 	ts.Add(&forged)
-	in := Verify(alice, ts, time.Now())
+	in := Verify(alice, ts, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC))
 	if in.RRNChain != Untrusted || !strings.Contains(in.RRNChainDetail, "does not verify") {
 		t.Fatalf("forged root: %s (%s)", in.RRNChain, in.RRNChainDetail)
 	}
@@ -158,7 +158,7 @@ func TestTrustStoreAddDir(t *testing.T) {
 	if len(ts.Roots()) != 1 {
 		t.Fatalf("%d roots, want the one good file", len(ts.Roots()))
 	}
-	if in := Verify(alice, ts, time.Now()); in.RRNChain != Trusted {
+	if in := Verify(alice, ts, time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)); in.RRNChain != Trusted {
 		t.Errorf("root from a folder not used: %s", in.RRNChainDetail)
 	}
 	if err := ts.AddDir(filepath.Join(dir, "absent")); err != nil {

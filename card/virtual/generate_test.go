@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eid-agent/eid-agent/internal/clock"
 )
 
 // fields parses a TLV file into tag → value (lengths < 255 here).
@@ -221,7 +223,7 @@ func checkCertificates(t *testing.T, p *Profile) {
 			}
 			continue
 		}
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: clock.Now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 			t.Errorf("%s: chain: %v", c.path, err)
 		}
 		wantCN := fmt.Sprintf("%s %s (%s)", first, f[0x07], c.role)

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/eid-agent/eid-agent/proof"
@@ -55,7 +57,7 @@ func journalRecords(t *testing.T, path string) []proof.Record {
 func TestISIScanAndManual(t *testing.T) {
 	dir := t.TempDir()
 	journal := filepath.Join(dir, "proofs.jsonl")
-	before := time.Now().Truncate(time.Second)
+	before := clock.Now().Truncate(time.Second)
 
 	// A keyboard-wedge scan typed through a QWERTY/AZERTY mismatch, with a
 	// card number and the Enter the scanner ends with.

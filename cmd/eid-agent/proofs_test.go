@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/lab"
@@ -131,7 +133,7 @@ func TestProofsErrorsAndPrune(t *testing.T) {
 	// The fixed records date from 2025. A retention of whole hours
 	// reaching back to 04:00 UTC on 30 March (plus less than an hour) cuts
 	// between the fourth record (03:00 UTC) and the fifth (05:00 UTC).
-	hours := int(time.Since(time.Date(2025, 3, 30, 4, 0, 0, 0, time.UTC)).Hours())
+	hours := int(clock.Now().Sub(time.Date(2025, 3, 30, 4, 0, 0, 0, time.UTC)).Hours())
 	r := runAgent(t, "proofs", "prune", "--retention", fmt.Sprintf("%dh", hours), "--journal", path)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "removed 4 proof(s) read before 2025-03-30T0") {
 		t.Fatalf("prune: exit %d, %q, %q", r.code, r.stdout, r.stderr)
@@ -169,7 +171,7 @@ func TestReadProof(t *testing.T) {
 	insertCard(t, slots[0], p)
 	root := writeRoot(t, p.PKI.Root.Raw)
 	journal := filepath.Join(t.TempDir(), "proofs.jsonl")
-	before := time.Now().Truncate(time.Second)
+	before := clock.Now().Truncate(time.Second)
 
 	r := runAgent(t, "read", "--reader", slots[0].Reader, "--json", "--proof", "--no-photo", "--trust-root", root, "--journal", journal)
 	if r.code != 0 {
@@ -184,7 +186,7 @@ func TestReadProof(t *testing.T) {
 		pr.SerialNumber != c.CardNumber || c.CardNumber == "" || pr.SSIN != out.Identity.NationalNumber ||
 		pr.DocumentType != c.DocumentType || pr.ValidFrom != c.ValidFrom || pr.ValidUntil != c.ValidUntil ||
 		pr.ChipNumber != c.ChipNumber || pr.Reader != slots[0].Reader || pr.Integrity != proof.IntegrityVerified ||
-		pr.Validity != proof.ValidityOn(time.Now(), c.ValidFrom, c.ValidUntil) || pr.ReadAt.Before(before) {
+		pr.Validity != proof.ValidityOn(clock.Now(), c.ValidFrom, c.ValidUntil) || pr.ReadAt.Before(before) {
 		t.Errorf("proof %+v\nof card %+v", pr, c)
 	}
 	// The Alice test card's number has valid check digits but month 71:

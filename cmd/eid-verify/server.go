@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/verify"
 )
 
@@ -91,7 +93,7 @@ func newServer(cfg config) (*server, error) {
 		cfg.MaxSessions = 10000
 	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = clock.Now
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))

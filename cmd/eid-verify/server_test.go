@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/card/virtual"
@@ -119,7 +121,7 @@ type env struct {
 func newEnv(t *testing.T, origin string) *env {
 	t.Helper()
 	c := loadCard(t, "citizen-1.8")
-	clock := &fakeClock{t: time.Now()}
+	clock := &fakeClock{t: clock.Now()}
 	nonces := &verify.MemoryNonceStore{Now: clock.Now}
 	roots, inters := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(c.p.PKI.Root)
