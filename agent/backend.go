@@ -261,7 +261,7 @@ func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]
 		// read every time, has what it needs), whether or not the caller
 		// asks for it: proofs.list and the journal have it.
 		if b.Proofs != nil {
-			if _, err := b.Proofs.Append(b.proofOf(r, req.Caller)); err != nil {
+			if _, err := b.Proofs.Append(b.proofOf(r, req.Caller, req.Fields)); err != nil {
 				b.log().Error("reading-proof journal", "err", err)
 			}
 		}
@@ -458,10 +458,13 @@ func rawECDSA(der []byte, size int) ([]byte, error) {
 	return out, nil
 }
 
-// proofOf is the proof of an eID reading made for caller, at this moment.
-func (b *Backend) proofOf(r *card.Reading, caller bridge.Caller) proof.Record {
+// proofOf is the proof of an eID reading made for caller, at this moment,
+// which gave it fields (proofs.list shows the caller only the records
+// whose SSIN it received).
+func (b *Backend) proofOf(r *card.Reading, caller bridge.Caller, fields []string) proof.Record {
 	rec := proof.FromReading(r, proof.InputChip, clock.Now())
 	rec.Caller = caller.String()
+	rec.Fields = slices.Compact(slices.Sorted(slices.Values(fields)))
 	return rec
 }
 
@@ -485,7 +488,7 @@ func (b *Backend) ReadingProof(ctx context.Context, req bridge.ReadingProofReque
 		if err != nil {
 			return err
 		}
-		rec, err := b.Proofs.Append(b.proofOf(r, req.Caller))
+		rec, err := b.Proofs.Append(b.proofOf(r, req.Caller, info.fields))
 		if err != nil {
 			return err
 		}

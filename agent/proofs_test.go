@@ -27,17 +27,22 @@ func proofsJournal(t *testing.T) (*Proofs, string) {
 		t.Fatal(err)
 	}
 	start := time.Date(2026, 11, 2, 9, 0, 0, 0, proof.Brussels)
-	for i, c := range []struct{ caller, ssin string }{
-		{"https://a.example", "85073003328"},
-		{"https://b.example", "17073003384"},
-		{"https://a.example", "17073003384"},
-		{"app:billing", "85073003328"},
-		{proof.CallerCLI, "85073003328"},
-		{"", "85073003328"},
+	for i, c := range []struct {
+		caller, ssin string
+		fields       []string
+	}{
+		{"https://a.example", "85073003328", nil},
+		{"https://b.example", "17073003384", nil},
+		{"https://a.example", "17073003384", nil},
+		{"app:billing", "85073003328", nil},
+		{proof.CallerCLI, "85073003328", nil},
+		{"", "85073003328", nil},
+		// A read of the card alone: a.example never had this SSIN.
+		{"https://a.example", "12060105317", []string{"card"}},
 	} {
 		r := proof.Record{ReadAt: start.Add(time.Duration(i) * time.Minute), SupportType: proof.SupportISIPlus,
 			InputType: proof.InputBarcode, SerialNumber: "591201099997", SSIN: c.ssin, SSINKind: "NN",
-			Validity: proof.DocumentValidityUnknown, Caller: c.caller}
+			Validity: proof.DocumentValidityUnknown, Caller: c.caller, Fields: c.fields}
 		if _, err := j.Append(r); err != nil {
 			t.Fatal(err)
 		}
@@ -87,8 +92,9 @@ func TestListProofsScope(t *testing.T) {
 		{"other origin", bridge.ProofsListRequest{Caller: bridge.Caller{Origin: "https://b.example"}}, []string{"https://b.example"}},
 		{"desktop app", bridge.ProofsListRequest{Caller: bridge.Caller{App: "billing"}}, []string{"app:billing"}},
 		{"nobody's", bridge.ProofsListRequest{Caller: bridge.Caller{Origin: "https://c.example"}, SSIN: "85073003328"}, []string{}},
+		{"own, ssin never given", bridge.ProofsListRequest{Caller: a, SSIN: "12060105317"}, []string{}},
 		{"all", bridge.ProofsListRequest{Caller: a, All: true},
-			[]string{"https://a.example", "https://b.example", "https://a.example", "app:billing", "cli", ""}},
+			[]string{"https://a.example", "https://b.example", "https://a.example", "app:billing", "cli", "", "https://a.example"}},
 		{"all, ssin", bridge.ProofsListRequest{Caller: a, All: true, SSIN: "17073003384"}, []string{"https://b.example", "https://a.example"}},
 	} {
 		if got := listCallers(t, p, tt.req); !slices.Equal(got, tt.want) {
@@ -125,14 +131,14 @@ func TestListProofsAudited(t *testing.T) {
 		!slices.Equal(e.Filters, []string{"since=2026-11-01T00:00:00+01:00", "support=4", "ssin", "limit=100"}) {
 		t.Errorf("own list audited as %+v", e)
 	}
-	if e := entries[1]; e.Caller != "app:billing" || e.Scope != "all" || count(e) != 6 || e.Filters != nil {
+	if e := entries[1]; e.Caller != "app:billing" || e.Scope != "all" || count(e) != 7 || e.Filters != nil {
 		t.Errorf("list of all audited as %+v", e)
 	}
 	if e := entries[2]; e.Outcome != string(bridge.CodeBadRequest) || count(e) != 0 || len(e.Filters) != 1 || strings.ContainsAny(e.Filters[0], "\x1b") {
 		t.Errorf("refused list audited as %+v", e)
 	}
 	b, _ := os.ReadFile(auditPath)
-	if strings.Contains(string(b), "17073003384") || strings.Contains(string(b), "85073003328") {
+	if strings.Contains(string(b), "17073003384") || strings.Contains(string(b), "85073003328") || strings.Contains(string(b), "12060105317") {
 		t.Errorf("an SSIN in the audit journal:\n%s", b)
 	}
 }

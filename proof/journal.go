@@ -201,9 +201,9 @@ type Query struct {
 	Until   time.Time   // read before
 	SSIN    string      // exactly this SSIN (punctuation ignored)
 	Support SupportType // this support type
-	// Caller selects the records made for this caller only (Record.Caller);
-	// records without a caller (written before callers were recorded)
-	// never match a non-empty Caller.
+	// Caller selects the records made for this caller whose SSIN it
+	// received (Record.SSINGivenTo); records without a caller (written
+	// before callers were recorded) never match a non-empty Caller.
 	Caller string
 }
 
@@ -217,7 +217,7 @@ func (q Query) match(r Record) bool {
 		return false
 	case q.Support != "" && r.SupportType != q.Support:
 		return false
-	case q.Caller != "" && r.Caller != q.Caller:
+	case q.Caller != "" && !r.SSINGivenTo(q.Caller):
 		return false
 	}
 	return true

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	_ "time/tzdata" // Europe/Brussels must resolve on machines without zoneinfo
@@ -79,8 +80,38 @@ type Record struct {
 	// Caller is who had the reading made: a web origin, "app:NAME" for a
 	// desktop application, or CallerCLI. Empty in records written before
 	// callers were recorded. proofs.list shows a caller only its own
-	// records.
+	// records (see SSINGivenTo).
 	Caller string
+	// Fields are the Reading members the caller received from an eID
+	// reading through the agent (a plain read of "card" gives no SSIN);
+	// empty when the caller received the whole record (reading-proof
+	// lists its fields; ISI+ entries and the CLI have none).
+	Fields []string
+}
+
+// SSINFields are the Reading members that hold the national number: the
+// identity, the raw identity file of the bundle, and the certificates
+// (their subject's serial number).
+var SSINFields = []string{"identity", "bundle", "certificates"}
+
+// SSINGivenTo reports whether caller made this reading and received its
+// SSIN with it: a reading-proof or an ISI+ entry, or a read of a member
+// holding the national number. A read of the card alone, journaled like
+// every reading, is not listed to its caller, which never had the SSIN:
+// granting it the identity later does not open the readings before.
+func (r Record) SSINGivenTo(caller string) bool {
+	if caller == "" || r.Caller != caller {
+		return false
+	}
+	if len(r.Fields) == 0 {
+		return true
+	}
+	for _, f := range r.Fields {
+		if slices.Contains(SSINFields, f) {
+			return true
+		}
+	}
+	return false
 }
 
 // CallerCLI is the Caller of the records the eid-agent commands write.
@@ -126,6 +157,7 @@ type recordJSON struct {
 	NotChecked   []string     `json:"notChecked,omitempty"`
 	RawScan      string       `json:"rawScan,omitempty"`
 	Caller       string       `json:"caller,omitempty"`
+	Fields       []string     `json:"fields,omitempty"`
 }
 
 // MarshalJSON writes readAt in Europe/Brussels with its offset, and the
@@ -138,6 +170,7 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		SerialNumber: r.SerialNumber, SSIN: r.SSIN, SSINKind: r.SSINKind, DocumentType: r.DocumentType,
 		ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, Validity: r.Validity, ChipNumber: r.ChipNumber,
 		Reader: r.Reader, Integrity: r.Integrity, NotChecked: r.NotChecked, RawScan: r.RawScan, Caller: r.Caller,
+		Fields: r.Fields,
 	})
 }
 
@@ -157,7 +190,7 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		ManualReason: j.ManualReason, SerialNumber: j.SerialNumber, SSIN: j.SSIN, SSINKind: j.SSINKind,
 		DocumentType: j.DocumentType, ValidFrom: j.ValidFrom, ValidUntil: j.ValidUntil, Validity: j.Validity,
 		ChipNumber: j.ChipNumber, Reader: j.Reader, Integrity: j.Integrity, NotChecked: j.NotChecked, RawScan: j.RawScan,
-		Caller: j.Caller,
+		Caller: j.Caller, Fields: j.Fields,
 	}
 	return nil
 }

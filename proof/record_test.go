@@ -323,3 +323,33 @@ func TestOldRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestSSINGivenTo: a record is its caller's when the caller received its
+// SSIN: the whole record (reading-proof, ISI+), or a read of a member
+// that holds the national number.
+func TestSSINGivenTo(t *testing.T) {
+	const a = "https://a.example"
+	for _, tt := range []struct {
+		caller string
+		fields []string
+		who    string
+		want   bool
+	}{
+		{a, nil, a, true},
+		{a, []string{"card", "identity"}, a, true},
+		{a, []string{"bundle"}, a, true},
+		{a, []string{"certificates", "photo"}, a, true},
+		{a, []string{"card"}, a, false},
+		{a, []string{"photo", "photoSha256", "address", "integrity"}, a, false},
+		{a, nil, "https://b.example", false},
+		{"", nil, a, false},
+		{"", nil, "", false},
+		{CallerCLI, nil, CallerCLI, true},
+	} {
+		r := validRecord()
+		r.Caller, r.Fields = tt.caller, tt.fields
+		if got := r.SSINGivenTo(tt.who); got != tt.want {
+			t.Errorf("record of %q with %v, for %q: %v", tt.caller, tt.fields, tt.who, got)
+		}
+	}
+}
