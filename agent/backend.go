@@ -261,7 +261,7 @@ func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]
 		// read every time, has what it needs), whether or not the caller
 		// asks for it: proofs.list and the journal have it.
 		if b.Proofs != nil {
-			if _, err := b.Proofs.Append(proof.FromReading(r, proof.InputChip, clock.Now())); err != nil {
+			if _, err := b.Proofs.Append(b.proofOf(r, req.Caller, req.Fields)); err != nil {
 				b.log().Error("reading-proof journal", "err", err)
 			}
 		}
@@ -458,6 +458,16 @@ func rawECDSA(der []byte, size int) ([]byte, error) {
 	return out, nil
 }
 
+// proofOf is the proof of an eID reading made for caller, at this moment,
+// which gave it fields (proofs.list shows the caller only the records
+// whose SSIN it received).
+func (b *Backend) proofOf(r *card.Reading, caller bridge.Caller, fields []string) proof.Record {
+	rec := proof.FromReading(r, proof.InputChip, clock.Now())
+	rec.Caller = caller.String()
+	rec.Fields = slices.Compact(slices.Sorted(slices.Values(fields)))
+	return rec
+}
+
 // ReadingProof reads the card and records the reading's proof (support
 // type from the document type, input type chip, Brussels time, card
 // number, SSIN, validity) in the journal.
@@ -470,13 +480,15 @@ func (b *Backend) ReadingProof(ctx context.Context, req bridge.ReadingProofReque
 		fields = append(slices.Clone(fields), "identity")
 	}
 	var res *bridge.ReadingProofResult
-	info := opInfo{caller: req.Caller, op: "reading-proof", fields: req.Fields, reader: req.Reader}
+	// The audit names everything the answer gives out: the fields asked
+	// for and those whose data the proof itself carries.
+	info := opInfo{caller: req.Caller, op: "reading-proof", fields: bridge.ReadingProofFields(req.Fields), reader: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
 		members, r, err := b.readMembers(ctx, c, fields)
 		if err != nil {
 			return err
 		}
-		rec, err := b.Proofs.Append(proof.FromReading(r, proof.InputChip, clock.Now()))
+		rec, err := b.Proofs.Append(b.proofOf(r, req.Caller, info.fields))
 		if err != nil {
 			return err
 		}

@@ -67,25 +67,25 @@ type rememberedGrant struct {
 	Updated      time.Time `json:"updated"`
 }
 
+// AdminOnly reports whether only an administrator can grant op: no dialog
+// is shown for it and no remembered decision covers it. proofs.list of
+// every caller's records is one: the holder in front of the page is not
+// the one to hand other applications' reading history to a site.
+func AdminOnly(op bridge.Operation) bool { return op.Kind == "proofs-all" }
+
 // Allow implements bridge.Consent.
 func (c *Consent) Allow(ctx context.Context, caller bridge.Caller, op bridge.Operation) error {
 	subject := caller.String()
 	if grants(c.Admin[subject], op) {
 		return nil
 	}
+	if AdminOnly(op) {
+		return c.deny(subject, op, "only the administrator's policy can grant "+op.Kind)
+	}
 	if ok, err := c.remembered(subject, op); err != nil || ok {
 		return err
 	}
-	deny := func(why string) error {
-		c.log().Info("consent refused", "caller", subject, "op", op.Kind, "why", why)
-		if c.Audit != nil {
-			e := audit.Entry{Caller: subject, Operation: op.Kind, Fields: op.Fields, Outcome: string(bridge.CodeConsentDenied)}
-			if err := c.Audit.Write(e); err != nil {
-				c.log().Error("audit journal write failed", "err", err)
-			}
-		}
-		return fmt.Errorf("%w: %s", bridge.ErrConsentDenied, why)
-	}
+	deny := func(why string) error { return c.deny(subject, op, why) }
 	if c.Ask == nil {
 		return deny("not granted by configuration and no consent dialog is configured")
 	}
@@ -140,6 +140,18 @@ func (c *Consent) Allow(ctx context.Context, caller bridge.Caller, op bridge.Ope
 	return nil
 }
 
+// deny logs and audits a refusal and returns its error.
+func (c *Consent) deny(subject string, op bridge.Operation, why string) error {
+	c.log().Info("consent refused", "caller", subject, "op", op.Kind, "why", why)
+	if c.Audit != nil {
+		e := audit.Entry{Caller: subject, Operation: op.Kind, Fields: op.Fields, Outcome: string(bridge.CodeConsentDenied)}
+		if err := c.Audit.Write(e); err != nil {
+			c.log().Error("audit journal write failed", "err", err)
+		}
+	}
+	return fmt.Errorf("%w: %s", bridge.ErrConsentDenied, why)
+}
+
 // remembered reports whether a remembered decision covers op.
 func (c *Consent) remembered(subject string, op bridge.Operation) (bool, error) {
 	c.mu.Lock()
@@ -171,7 +183,7 @@ func (c *Consent) log() *slog.Logger {
 // grants reports whether g covers op.
 func grants(g bridge.Grant, op bridge.Operation) bool {
 	switch op.Kind {
-	case "read":
+	case "read", "reading-proof":
 		for _, f := range op.Fields {
 			if !slices.Contains(g.Fields, f) {
 				return false
@@ -182,6 +194,8 @@ func grants(g bridge.Grant, op bridge.Operation) bool {
 		return g.Authenticate
 	case "sign":
 		return g.Sign
+	case "proofs-all":
+		return g.AllProofs
 	}
 	return false
 }
@@ -192,7 +206,9 @@ func (r rememberedGrant) grant() bridge.Grant {
 
 func (r *rememberedGrant) add(op bridge.Operation) {
 	switch op.Kind {
-	case "read":
+	case "read", "reading-proof":
+		// A reading proof's approval is an approval of the fields it gives
+		// out (op.Fields holds them all), remembered as such.
 		for _, f := range op.Fields {
 			if !slices.Contains(r.Fields, f) {
 				r.Fields = append(r.Fields, f)
@@ -327,6 +343,10 @@ func ConsentQuestion(caller bridge.Caller, op bridge.Operation) string {
 	switch op.Kind {
 	case "read":
 		what = "read from your eID card: " + strings.Join(op.Fields, ", ")
+	case "reading-proof":
+		// op.Fields includes card and identity: the proof gives them out.
+		what = "read from your eID card: " + strings.Join(op.Fields, ", ") +
+			", and receive a reading proof (your national number, card number and validity dates, the date and time of the reading), also kept in this computer's journal"
 	case "authenticate":
 		what = "log you in with your eID card (your PIN will be asked)"
 	case "sign":

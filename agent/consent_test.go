@@ -149,6 +149,77 @@ func TestConsentOneDialogAtATime(t *testing.T) {
 	}
 }
 
+// TestConsentReadingProof: a reading proof is approved as the fields it
+// gives out (card and identity included): the dialog names them and the
+// proof, the approval is remembered as those fields, and a site granted
+// only "card" is asked again rather than let through.
+func TestConsentReadingProof(t *testing.T) {
+	var questions []string
+	c := &Consent{Admin: map[string]bridge.Grant{site.Origin: {Fields: []string{"card"}}},
+		Ask: func(ctx context.Context, caller bridge.Caller, op bridge.Operation) (bool, error) {
+			questions = append(questions, ConsentQuestion(caller, op))
+			return true, nil
+		}}
+	op := bridge.Operation{Kind: "reading-proof", Fields: bridge.ReadingProofFields([]string{"card"})}
+	if err := c.Allow(context.Background(), site, op); err != nil || len(questions) != 1 {
+		t.Fatalf("reading-proof with card granted: %v, asked %d", err, len(questions))
+	}
+	if q := questions[0]; !contains(q, "card, identity") || !contains(q, "national number") || !contains(q, "reading proof") {
+		t.Errorf("question %q", q)
+	}
+	// Remembered as fields: a read of the identity is covered now, the
+	// photo is not.
+	for _, tt := range []struct {
+		op    bridge.Operation
+		asked int
+	}{{readID, 1}, {op, 1}, {readMore, 2}} {
+		if err := c.Allow(context.Background(), site, tt.op); err != nil || len(questions) != tt.asked {
+			t.Errorf("%+v: %v, asked %d", tt.op, err, len(questions))
+		}
+	}
+}
+
+// TestConsentProofsAll: listing every caller's proofs is granted by the
+// administrator only: never asked in a dialog, never taken from the
+// remembered decisions (even a hand-edited file), refused and audited
+// otherwise.
+func TestConsentProofsAll(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "consent.json")
+	// A file that claims the permission, as a page cannot write but a
+	// careless edit could.
+	os.WriteFile(path, []byte(`{"version":1,"grants":{"https://hospital.example":{"fields":["identity"],"other":["proofs-all"],"updated":"2026-01-01T00:00:00Z"}}}`), 0o600)
+	log, err := audit.Open(filepath.Join(dir, "audit.jsonl"), audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	all := bridge.Operation{Kind: "proofs-all"}
+	c := &Consent{Path: path, Audit: log, Admin: map[string]bridge.Grant{"https://billing.example": {AllProofs: true}},
+		Ask: func(ctx context.Context, caller bridge.Caller, op bridge.Operation) (bool, error) {
+			t.Errorf("a dialog was shown for %+v", op)
+			return true, nil
+		}}
+	if !AdminOnly(all) || AdminOnly(readID) {
+		t.Error("AdminOnly")
+	}
+	if err := c.Allow(context.Background(), site, all); !errors.Is(err, bridge.ErrConsentDenied) {
+		t.Errorf("proofs-all without the administrator: %v", err)
+	}
+	if err := c.Allow(context.Background(), bridge.Caller{Origin: "https://billing.example"}, all); err != nil {
+		t.Errorf("proofs-all granted by the administrator: %v", err)
+	}
+	// The administrator's proofs-all gives no read (no dialog here).
+	noDialog := &Consent{Admin: c.Admin}
+	if err := noDialog.Allow(context.Background(), bridge.Caller{Origin: "https://billing.example"}, readID); !errors.Is(err, bridge.ErrConsentDenied) {
+		t.Errorf("read by the proofs-all site: %v", err)
+	}
+	entries, err := audit.ReadAll(filepath.Join(dir, "audit.jsonl"))
+	if err != nil || len(entries) != 1 || entries[0].Operation != "proofs-all" || entries[0].Outcome != "CONSENT_DENIED" || entries[0].Caller != site.Origin {
+		t.Errorf("audit %v %+v", err, entries)
+	}
+}
+
 func TestConsentQuestion(t *testing.T) {
 	q := ConsentQuestion(site, readMore)
 	if q == "" || !contains(q, "https://hospital.example") || !contains(q, "identity, photo") {

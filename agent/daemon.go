@@ -437,6 +437,8 @@ func mergeGrant(g bridge.Grant, perms []string) bridge.Grant {
 			g.Authenticate = true
 		case "sign":
 			g.Sign = true
+		case "proofs-all":
+			g.AllProofs = true
 		default:
 			g.Fields = append(g.Fields, p)
 		}

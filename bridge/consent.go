@@ -12,8 +12,27 @@ var ErrConsentDenied = errors.New("consent denied")
 
 // Operation is what a caller asks consent for.
 type Operation struct {
-	Kind   string   // "read", "authenticate" or "sign"
-	Fields []string // for "read": the Reading fields asked for
+	// Kind is "read", "authenticate", "sign", "reading-proof" (a read
+	// whose proof also gives out the card and identity data: Fields lists
+	// all of it, ReadingProofFields) or "proofs-all" (proofs.list of every
+	// caller's records, which only an administrator grants).
+	Kind string
+	// Fields, for "read" and "reading-proof": every Reading member whose
+	// data the answer carries.
+	Fields []string
+}
+
+// ProofFields are the Reading members whose data a reading proof carries,
+// whatever fields the caller asked for: "card" (card number, validity
+// dates, document type, chip number, reader) and "identity" (the national
+// number, the SSIN billing needs).
+var ProofFields = []string{"card", "identity"}
+
+// ReadingProofFields is what a reading-proof for fields gives out: fields
+// and ProofFields, sorted, without duplicates. Consent and audit cover
+// all of it.
+func ReadingProofFields(fields []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(fields), ProofFields...))))
 }
 
 // Consent decides whether a caller may do an operation. The agent's
@@ -29,6 +48,9 @@ type Grant struct {
 	Fields       []string // Reading fields it may read
 	Authenticate bool
 	Sign         bool
+	// AllProofs lets proofs.list return every caller's records (operation
+	// "proofs-all", permission "proofs-all"), not only the caller's own.
+	AllProofs bool
 }
 
 // MemoryConsent is a consent store with administrator pre-approved
@@ -70,7 +92,7 @@ func (m *MemoryConsent) Allow(_ context.Context, c Caller, op Operation) error {
 		return ErrConsentDenied
 	}
 	switch op.Kind {
-	case "read":
+	case "read", "reading-proof":
 		for _, f := range op.Fields {
 			if !slices.Contains(g.Fields, f) {
 				return ErrConsentDenied
@@ -83,6 +105,10 @@ func (m *MemoryConsent) Allow(_ context.Context, c Caller, op Operation) error {
 		}
 	case "sign":
 		if g.Sign {
+			return nil
+		}
+	case "proofs-all":
+		if g.AllProofs {
 			return nil
 		}
 	}

@@ -262,7 +262,9 @@ func handleReadingProof(ctx context.Context, c *conn, req *Request) (any, *Error
 	if e := checkFields(p.Fields); e != nil {
 		return nil, e
 	}
-	if e := c.consent(ctx, Operation{Kind: "read", Fields: p.Fields}); e != nil {
+	// The proof itself carries the card's number and dates and the
+	// national number: consent covers them, whatever fields were asked.
+	if e := c.consent(ctx, Operation{Kind: "reading-proof", Fields: ReadingProofFields(p.Fields)}); e != nil {
 		return nil, e
 	}
 	p.Caller, p.Origin = c.caller, c.caller.Origin

@@ -103,7 +103,9 @@ func handleSimulatorRemove(ctx context.Context, c *conn, req *Request) (any, *Er
 
 // ProofsBackend takes ISI+ readings and lists the reading-proof journal
 // (docs/isi-and-proofs.md). Both need the same consent as reading the
-// identity: they carry an SSIN.
+// identity: they carry an SSIN. ListProofs returns only the records made
+// for req.Caller, unless req.All, for which the bridge asked consent for
+// "proofs-all"; it audits every list.
 type ProofsBackend interface {
 	SubmitISI(ctx context.Context, req ISISubmitRequest) (json.RawMessage, error)
 	ListProofs(ctx context.Context, req ProofsListRequest) (json.RawMessage, error)
@@ -136,6 +138,9 @@ type ProofsListRequest struct {
 	SSIN    string `json:"ssin,omitempty"`
 	Support string `json:"support,omitempty"`
 	Limit   int    `json:"limit,omitempty"` // newest N, default 100, at most 1000
+	// All asks for every caller's records, not only the caller's own; it
+	// needs the "proofs-all" permission, which only an administrator grants.
+	All bool `json:"all,omitempty"`
 }
 
 func init() {
@@ -181,7 +186,13 @@ func handleProofsList(ctx context.Context, c *conn, req *Request) (any, *Error) 
 	if p.Limit == 0 {
 		p.Limit = 100
 	}
-	if e := c.consent(ctx, Operation{Kind: "read", Fields: []string{"identity"}}); e != nil {
+	// Every caller's records is a grant of its own, asked first and never
+	// by dialog: a page with all:true and no such grant raises no dialog.
+	op := Operation{Kind: "read", Fields: []string{"identity"}}
+	if p.All {
+		op = Operation{Kind: "proofs-all"}
+	}
+	if e := c.consent(ctx, op); e != nil {
 		return nil, e
 	}
 	p.Caller = c.caller

@@ -86,14 +86,107 @@ func TestStatusAndSimulator(t *testing.T) {
 	}
 }
 
-type fakeProofs struct{ got []bridge.ISISubmitRequest }
+type fakeProofs struct {
+	mu     sync.Mutex
+	got    []bridge.ISISubmitRequest
+	listed []bridge.ProofsListRequest
+}
 
 func (f *fakeProofs) SubmitISI(_ context.Context, r bridge.ISISubmitRequest) (json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.got = append(f.got, r)
 	return json.RawMessage(`{"ssin":"85073003328"}`), nil
 }
 func (f *fakeProofs) ListProofs(_ context.Context, r bridge.ProofsListRequest) (json.RawMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed = append(f.listed, r)
 	return json.RawMessage(`[]`), nil
+}
+
+// recordingConsent is a MemoryConsent that remembers what it was asked.
+type recordingConsent struct {
+	*bridge.MemoryConsent
+	mu    sync.Mutex
+	asked []bridge.Operation
+}
+
+func (r *recordingConsent) Allow(ctx context.Context, c bridge.Caller, op bridge.Operation) error {
+	r.mu.Lock()
+	r.asked = append(r.asked, op)
+	r.mu.Unlock()
+	return r.MemoryConsent.Allow(ctx, c, op)
+}
+
+func (r *recordingConsent) last() bridge.Operation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.asked[len(r.asked)-1]
+}
+
+// TestReadingProofConsent: a reading proof carries the card's data and
+// the national number whatever fields were asked, so consent is asked
+// for all of it: an origin granted only "card" does not get the SSIN
+// through reading-proof.
+func TestReadingProofConsent(t *testing.T) {
+	const cardOnly = "https://other.example"
+	rc := &recordingConsent{MemoryConsent: bridge.NewMemoryConsent(map[string]bridge.Grant{
+		cardOnly: {Fields: []string{"card"}}, goodOrigin: {Fields: []string{"card", "identity"}}})}
+	ts := start(t, func(c *bridge.Config) { c.Consent = rc })
+	c := dial(t, ts, client.Auth{Origin: cardOnly})
+	wantCode(t, c.Call(ctx5(t), "reading-proof", map[string]any{"nonce": nonce, "fields": []string{"card"}}, nil), bridge.CodeConsentDenied)
+	if op := rc.last(); op.Kind != "reading-proof" || !slices.Equal(op.Fields, []string{"card", "identity"}) {
+		t.Errorf("consent asked for %+v", op)
+	}
+	// A plain read of the card is still allowed.
+	if err := c.Call(ctx5(t), "read", map[string]any{"fields": []string{"card"}}, nil); err != nil {
+		t.Errorf("read card: %v", err)
+	}
+	good := dial(t, ts, client.Auth{Origin: goodOrigin})
+	var p bridge.ReadingProofResult
+	if err := good.Call(ctx5(t), "reading-proof", map[string]any{"nonce": nonce, "fields": []string{"card"}}, &p); err != nil || len(p.Proof) == 0 {
+		t.Fatalf("with card and identity granted: %v", err)
+	}
+	// The proof is released, the identity member was not asked for.
+	if _, ok := p.Reading["identity"]; ok {
+		t.Errorf("reading %v", p.Reading)
+	}
+	wantCode(t, good.Call(ctx5(t), "reading-proof", map[string]any{"nonce": nonce, "fields": []string{"photo"}}, nil), bridge.CodeConsentDenied)
+	if op := rc.last(); !slices.Equal(op.Fields, []string{"card", "identity", "photo"}) {
+		t.Errorf("consent asked for %+v", op)
+	}
+}
+
+// TestProofsListScope: proofs.list asks the backend for the caller's own
+// records; all:true needs the proofs-all grant, is asked first and
+// reaches the backend only when granted.
+func TestProofsListScope(t *testing.T) {
+	const admin = "https://other.example"
+	fp := &fakeProofs{}
+	rc := &recordingConsent{MemoryConsent: bridge.NewMemoryConsent(map[string]bridge.Grant{
+		goodOrigin: {Fields: []string{"identity"}}, admin: {AllProofs: true}})}
+	ts := start(t, func(c *bridge.Config) { c.Proofs, c.Consent = fp, rc })
+	c := dial(t, ts, client.Auth{Origin: goodOrigin})
+	if err := c.Call(ctx5(t), "proofs.list", map[string]any{"ssin": "85073003328"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, c.Call(ctx5(t), "proofs.list", map[string]any{"all": true}, nil), bridge.CodeConsentDenied)
+	if op := rc.last(); op.Kind != "proofs-all" {
+		t.Errorf("all:true asked consent for %+v", op)
+	}
+	a := dial(t, ts, client.Auth{Origin: admin})
+	if err := a.Call(ctx5(t), "proofs.list", map[string]any{"all": true}, nil); err != nil {
+		t.Fatalf("proofs-all granted: %v", err)
+	}
+	// The grant is for all:true; it gives no identity read.
+	wantCode(t, a.Call(ctx5(t), "read", map[string]any{"fields": []string{"identity"}}, nil), bridge.CodeConsentDenied)
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	if len(fp.listed) != 2 || fp.listed[0].All || fp.listed[0].Caller.Origin != goodOrigin ||
+		!fp.listed[1].All || fp.listed[1].Caller.Origin != admin {
+		t.Errorf("backend saw %+v", fp.listed)
+	}
 }
 
 // TestISIAndProofs: isi.submit takes exactly one of raw and manual, and

@@ -43,7 +43,7 @@ func start(t testing.TB, edit func(*bridge.Config)) *testServer {
 		Tokens:         []bridge.AppToken{{Name: "desktop", Token: appToken}},
 		Backend:        be,
 		Consent: bridge.NewMemoryConsent(map[string]bridge.Grant{
-			goodOrigin:    {Fields: []string{"identity", "address"}, Authenticate: true, Sign: true},
+			goodOrigin:    {Fields: []string{"card", "identity", "address"}, Authenticate: true, Sign: true},
 			"app:desktop": {Fields: []string{"identity"}},
 		}),
 		Version: "0.1.0",

@@ -29,12 +29,15 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // CSVHeader names the CSV columns. readingDate and readingTime are the
-// eFact split of readAt (Brussels). The raw scan is left out: it is free
-// text from a scanner, and the JSON lines export carries it.
+// eFact split of readAt (Brussels). notChecked and fields are lists,
+// separated by spaces. The raw scan is left out: it is free text
+// from a scanner, and the JSON lines export carries it. Columns added
+// later go at the end, so a program that reads them by position keeps
+// working.
 var CSVHeader = []string{
 	"id", "readAt", "readingDate", "readingTime", "supportType", "inputType", "manualReason",
 	"serialNumber", "ssin", "ssinKind", "documentType", "validFrom", "validUntil", "validity",
-	"chipNumber", "reader", "integrity",
+	"chipNumber", "reader", "integrity", "notChecked", "caller", "fields",
 }
 
 // Export writes the matching records to w.
@@ -91,6 +94,7 @@ func (e *Exporter) Write(r Record) error {
 		string(r.SupportType), string(r.InputType), string(r.ManualReason),
 		cell(r.SerialNumber), cell(r.SSIN), r.SSINKind, doc, cell(r.ValidFrom), cell(r.ValidUntil),
 		string(r.Validity), cell(r.ChipNumber), cell(r.Reader), r.Integrity,
+		cell(strings.Join(r.NotChecked, " ")), cell(r.Caller), cell(strings.Join(r.Fields, " ")),
 	})
 }
 

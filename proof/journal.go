@@ -201,6 +201,10 @@ type Query struct {
 	Until   time.Time   // read before
 	SSIN    string      // exactly this SSIN (punctuation ignored)
 	Support SupportType // this support type
+	// Caller selects the records made for this caller whose SSIN it
+	// received (Record.SSINGivenTo); records without a caller (written
+	// before callers were recorded) never match a non-empty Caller.
+	Caller string
 }
 
 func (q Query) match(r Record) bool {
@@ -212,6 +216,8 @@ func (q Query) match(r Record) bool {
 	case q.SSIN != "" && r.SSIN != digitsOnly(q.SSIN):
 		return false
 	case q.Support != "" && r.SupportType != q.Support:
+		return false
+	case q.Caller != "" && !r.SSINGivenTo(q.Caller):
 		return false
 	}
 	return true

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,17 @@ func sample(n int) []Record {
 			r.SupportType, r.InputType, r.ManualReason = SupportEID, InputChip, ""
 			r.SerialNumber, r.DocumentType, r.ValidFrom, r.ValidUntil = "592000155079", 1, "2021-03-01", "2031-03-01"
 			r.Validity, r.ChipNumber, r.Reader, r.Integrity = DocumentValid, "534C494E33660012", "Virtual PCD 00 00", IntegrityVerified
+		}
+		if i == 2 {
+			// Read for a caller that asked for the card and identity only.
+			r.Integrity, r.NotChecked = IntegrityPartial, []string{"address", "photo", "chipAuthentication"}
+		}
+		// Callers: a web origin, the CLI, and none (a record written
+		// before callers were recorded).
+		r.Caller = []string{"https://a.example", CallerCLI, ""}[i%3]
+		if i == 6 {
+			// A read of the card alone: its caller never had the SSIN.
+			r.Fields = []string{"card"}
 		}
 		if i == 4 {
 			r.RawScan = "]C0" + r.SSIN + "\r"
@@ -99,7 +111,7 @@ func TestAppendQueryReopen(t *testing.T) {
 		t.Fatalf("Query all: %d, %v", len(all), err)
 	}
 	for i, r := range recs {
-		if all[i] != r {
+		if !reflect.DeepEqual(all[i], r) {
 			t.Errorf("record %d:\n%+v\nwant\n%+v", i, all[i], r)
 		}
 	}
@@ -115,6 +127,9 @@ func TestAppendQueryReopen(t *testing.T) {
 		{"support eID", Query{Support: SupportEID}, []string{recs[2].ID, recs[6].ID}},
 		{"combined", Query{Support: SupportISIPlus, SSIN: "85073003328"}, []string{recs[0].ID, recs[5].ID}},
 		{"none", Query{SSIN: "00000000000"}, nil},
+		{"caller", Query{Caller: "https://a.example"}, []string{recs[0].ID, recs[3].ID}},
+		{"caller and ssin", Query{Caller: CallerCLI, SSIN: "17073003384"}, []string{recs[1].ID}},
+		{"unknown caller", Query{Caller: "https://b.example"}, nil},
 	} {
 		res, err := j.Query(tt.q)
 		if err != nil {

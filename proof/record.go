@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 	_ "time/tzdata" // Europe/Brussels must resolve on machines without zoneinfo
 
@@ -63,19 +65,74 @@ type Record struct {
 	Validity     Validity
 	ChipNumber   string // eID chip serial (hex)
 	Reader       string // PC/SC reader or scanner device
-	// Integrity is "verified" when every signature and check digit of an
-	// eID reading passed, "failed" otherwise; empty for supports that
-	// carry nothing to verify.
+	// Integrity is the verdict on an eID reading's data (IntegrityVerified,
+	// IntegrityPartial or IntegrityFailed); empty for supports that carry
+	// nothing to verify.
 	Integrity string
+	// NotChecked names the checks an eID reading did not make, with
+	// IntegrityPartial (and with IntegrityFailed when some were also
+	// skipped): the Integrity members of the Reading JSON, such as
+	// "address", "photo", "chipAuthentication".
+	NotChecked []string
 	// RawScan is the scanned string as received, kept because the ISI+
 	// payload format is not public (ISI+ §3.4): it can be re-read later.
 	RawScan string
+	// Caller is who had the reading made: a web origin, "app:NAME" for a
+	// desktop application, or CallerCLI. Empty in records written before
+	// callers were recorded. proofs.list shows a caller only its own
+	// records (see SSINGivenTo).
+	Caller string
+	// Fields are the Reading members the caller received from an eID
+	// reading through the agent (a plain read of "card" gives no SSIN);
+	// empty when the caller received the whole record (reading-proof
+	// lists its fields; ISI+ entries and the CLI have none).
+	Fields []string
 }
+
+// SSINFields are the Reading members that hold the national number: the
+// identity, the raw identity file of the bundle, and the certificates
+// (their subject's serial number).
+var SSINFields = []string{"identity", "bundle", "certificates"}
+
+// SSINGivenTo reports whether caller made this reading and received its
+// SSIN with it: a reading-proof or an ISI+ entry, or a read of a member
+// holding the national number. A read of the card alone, journaled like
+// every reading, is not listed to its caller, which never had the SSIN:
+// granting it the identity later does not open the readings before.
+func (r Record) SSINGivenTo(caller string) bool {
+	if caller == "" || r.Caller != caller {
+		return false
+	}
+	if len(r.Fields) == 0 {
+		return true
+	}
+	for _, f := range r.Fields {
+		if slices.Contains(SSINFields, f) {
+			return true
+		}
+	}
+	return false
+}
+
+// CallerCLI is the Caller of the records the eid-agent commands write.
+const CallerCLI = "cli"
 
 // Integrity values.
 const (
+	// IntegrityVerified: every check the card allows passed: the
+	// National Register's signatures over identity, address and photo, the
+	// RRN chain, the check digits, and on applet 1.8 the basic key and the
+	// chip authentication.
 	IntegrityVerified = "verified"
-	IntegrityFailed   = "failed"
+	// IntegrityPartial: every check made passed, but the reading skipped
+	// some (NotChecked), because the caller did not ask for those files:
+	// a reading of the card and identity alone does not read the address
+	// or the photo. The identity signature, the RRN chain and the check
+	// digits, which vouch for what the record holds, were checked.
+	IntegrityPartial = "partial"
+	// IntegrityFailed: a check failed, or one the record's own data rests
+	// on (identity signature, RRN chain, check digits) could not be made.
+	IntegrityFailed = "failed"
 )
 
 // recordJSON fixes the field names and order of the JSON form.
@@ -97,7 +154,10 @@ type recordJSON struct {
 	ChipNumber   string       `json:"chipNumber,omitempty"`
 	Reader       string       `json:"reader,omitempty"`
 	Integrity    string       `json:"integrity,omitempty"`
+	NotChecked   []string     `json:"notChecked,omitempty"`
 	RawScan      string       `json:"rawScan,omitempty"`
+	Caller       string       `json:"caller,omitempty"`
+	Fields       []string     `json:"fields,omitempty"`
 }
 
 // MarshalJSON writes readAt in Europe/Brussels with its offset, and the
@@ -109,7 +169,8 @@ func (r Record) MarshalJSON() ([]byte, error) {
 		SupportType: r.SupportType, InputType: r.InputType, ManualReason: r.ManualReason,
 		SerialNumber: r.SerialNumber, SSIN: r.SSIN, SSINKind: r.SSINKind, DocumentType: r.DocumentType,
 		ValidFrom: r.ValidFrom, ValidUntil: r.ValidUntil, Validity: r.Validity, ChipNumber: r.ChipNumber,
-		Reader: r.Reader, Integrity: r.Integrity, RawScan: r.RawScan,
+		Reader: r.Reader, Integrity: r.Integrity, NotChecked: r.NotChecked, RawScan: r.RawScan, Caller: r.Caller,
+		Fields: r.Fields,
 	})
 }
 
@@ -128,7 +189,8 @@ func (r *Record) UnmarshalJSON(b []byte) error {
 		ID: j.ID, ReadAt: t.In(Brussels), SupportType: j.SupportType, InputType: j.InputType,
 		ManualReason: j.ManualReason, SerialNumber: j.SerialNumber, SSIN: j.SSIN, SSINKind: j.SSINKind,
 		DocumentType: j.DocumentType, ValidFrom: j.ValidFrom, ValidUntil: j.ValidUntil, Validity: j.Validity,
-		ChipNumber: j.ChipNumber, Reader: j.Reader, Integrity: j.Integrity, RawScan: j.RawScan,
+		ChipNumber: j.ChipNumber, Reader: j.Reader, Integrity: j.Integrity, NotChecked: j.NotChecked, RawScan: j.RawScan,
+		Caller: j.Caller, Fields: j.Fields,
 	}
 	return nil
 }
@@ -182,8 +244,11 @@ func (r Record) Warnings() []string {
 	case DocumentNotYetValid:
 		w = append(w, "the document was not yet valid on the day of the reading")
 	}
-	if r.Integrity == IntegrityFailed {
+	switch r.Integrity {
+	case IntegrityFailed:
 		w = append(w, "the card's data failed an integrity check")
+	case IntegrityPartial:
+		w = append(w, "integrity only partly checked (not checked: "+strings.Join(r.NotChecked, ", ")+")")
 	}
 	return w
 }
@@ -203,24 +268,66 @@ func FromReading(r *eidfile.Reading, input InputType, now time.Time) Record {
 		ValidUntil:   r.Card.ValidUntil,
 		ChipNumber:   r.Card.ChipNumber,
 		Reader:       r.Card.Reader,
-		Integrity:    IntegrityVerified,
 	}
 	if n, err := ssin.Parse(r.Identity.NationalNumber); err == nil {
 		rec.SSINKind = n.Kind.String()
 	}
 	rec.Validity = ValidityOn(now, r.Card.ValidFrom, r.Card.ValidUntil)
-	if !integrityPassed(r.Integrity) {
-		rec.Integrity = IntegrityFailed
-	}
+	rec.Integrity, rec.NotChecked = IntegrityOf(r.Integrity)
 	return rec
 }
 
-// integrityPassed mirrors the verdicts `eid-agent read` treats as a pass.
-func integrityPassed(in eidfile.Integrity) bool {
-	ok := func(verdict, pass string) bool { return verdict == "" || verdict == pass }
-	return ok(in.Identity, eidfile.Valid) && ok(in.Address, eidfile.Valid) && ok(in.Photo, eidfile.Valid) &&
-		ok(in.BasicKey, eidfile.Valid) && ok(in.ChipAuthentication, eidfile.Valid) &&
-		ok(in.RRNChain, eidfile.Trusted) && ok(in.NationalNumber, eidfile.Valid) && ok(in.CardNumber, eidfile.Valid)
+// IntegrityOf sums up the verdicts of an eID reading for its proof: the
+// Integrity value and the checks not made (by their names in the Reading
+// JSON's integrity member).
+//
+// A verdict of "missing" is a check not made, because the file was not
+// read (a caller that asked for the card and identity alone), not a
+// failure: only "invalid" and "untrusted" fail. The checks the record's
+// own data rests on — the identity signature (it covers the national
+// number, the card number, the dates and the chip number), the RRN chain
+// and the check digits — fail the proof when they could not be made. On a
+// card with a basic key (applet 1.8), a chip authentication not run is a
+// check not made.
+func IntegrityOf(in eidfile.Integrity) (string, []string) {
+	failed := false
+	var notChecked []string
+	for _, c := range []struct {
+		name, verdict, pass string
+		core                bool
+	}{
+		{"identity", in.Identity, eidfile.Valid, true},
+		{"address", in.Address, eidfile.Valid, false},
+		{"photo", in.Photo, eidfile.Valid, false},
+		{"basicKey", in.BasicKey, eidfile.Valid, false},
+		{"chipAuthentication", in.ChipAuthentication, eidfile.Valid, false},
+		{"rrnChain", in.RRNChain, eidfile.Trusted, true},
+		{"nationalNumber", in.NationalNumber, eidfile.Valid, true},
+		{"cardNumber", in.CardNumber, eidfile.Valid, true},
+	} {
+		switch {
+		case c.verdict == c.pass:
+		case c.verdict == "" && c.name == "chipAuthentication" && in.BasicKey != "":
+			// A 1.8 card can prove its chip; this reading did not ask it.
+			notChecked = append(notChecked, c.name)
+		case c.verdict == "" && !c.core:
+			// Not applicable to this card (no basic key before applet 1.8).
+		case c.verdict == "" || c.verdict == eidfile.Missing:
+			if c.core {
+				failed = true
+			}
+			notChecked = append(notChecked, c.name)
+		default:
+			failed = true
+		}
+	}
+	switch {
+	case failed:
+		return IntegrityFailed, notChecked
+	case len(notChecked) > 0:
+		return IntegrityPartial, notChecked
+	}
+	return IntegrityVerified, nil
 }
 
 // ValidityOn compares the Brussels date of now with the document's dates

@@ -3,6 +3,7 @@ package proof
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -172,7 +173,7 @@ func TestJSONOffsets(t *testing.T) {
 			t.Errorf("round trip: %v", back.ReadAt)
 		}
 		back.ReadAt, r.ReadAt = time.Time{}, time.Time{}
-		if back != r {
+		if !reflect.DeepEqual(back, r) {
 			t.Errorf("round trip: %+v != %+v", back, r)
 		}
 	}
@@ -199,7 +200,7 @@ func TestFromReading(t *testing.T) {
 		SSINKind: "NN", DocumentType: 1, ValidFrom: "2021-03-01", ValidUntil: "2031-03-01", Validity: DocumentValid,
 		ChipNumber: "534C494E33660012", Reader: "Virtual PCD 00 00", Integrity: IntegrityVerified,
 	}
-	if r != want {
+	if !reflect.DeepEqual(r, want) {
 		t.Errorf("FromReading =\n%+v\nwant\n%+v", r, want)
 	}
 	if err := r.Validate(); err != nil {
@@ -247,5 +248,108 @@ func TestValidityOn(t *testing.T) {
 	// 23:30 UTC on 30 June is already 1 July in Brussels.
 	if got := ValidityOn(time.Date(2025, 6, 30, 23, 30, 0, 0, time.UTC), "2025-07-01", "2035-07-01"); got != DocumentValid {
 		t.Errorf("Brussels day: %s", got)
+	}
+}
+
+// TestIntegrityOf: a check not made ("missing": the file was not read) is
+// reported by name and makes the verdict partial, never failed; only a
+// check that ran and failed, or one the record's own data rests on that
+// could not run, fails it.
+func TestIntegrityOf(t *testing.T) {
+	full := eidfile.Integrity{Identity: eidfile.Valid, Address: eidfile.Valid, Photo: eidfile.Valid,
+		RRNChain: eidfile.Trusted, NationalNumber: eidfile.Valid, CardNumber: eidfile.Valid}
+	full18 := full
+	full18.BasicKey, full18.ChipAuthentication = eidfile.Valid, eidfile.Valid
+	// What a read of ["card"] (or ["card","identity"]) leaves: only the
+	// identity file, its signature and the RRN certificate are read.
+	cardOnly := full
+	cardOnly.Address, cardOnly.Photo = eidfile.Missing, eidfile.Missing
+	cardOnly18 := cardOnly
+	cardOnly18.BasicKey = eidfile.Valid // the basic key is read on every 1.8 reading
+	for _, tt := range []struct {
+		name       string
+		edit       func(*eidfile.Integrity)
+		base       eidfile.Integrity
+		want       string
+		notChecked []string
+	}{
+		{"everything, applet 1.1/1.7", nil, full, IntegrityVerified, nil},
+		{"everything, applet 1.8", nil, full18, IntegrityVerified, nil},
+		{"card only, applet 1.7", nil, cardOnly, IntegrityPartial, []string{"address", "photo"}},
+		{"card only, applet 1.8", nil, cardOnly18, IntegrityPartial, []string{"address", "photo", "chipAuthentication"}},
+		{"1.8 without the chip check", func(i *eidfile.Integrity) { i.ChipAuthentication = "" }, full18, IntegrityPartial, []string{"chipAuthentication"}},
+		{"photo invalid", func(i *eidfile.Integrity) { i.Photo = eidfile.Invalid }, full, IntegrityFailed, nil},
+		{"untrusted chain, rest not read", func(i *eidfile.Integrity) { i.RRNChain = eidfile.Untrusted }, cardOnly, IntegrityFailed, []string{"address", "photo"}},
+		{"chip authentication invalid", func(i *eidfile.Integrity) { i.ChipAuthentication = eidfile.Invalid }, full18, IntegrityFailed, nil},
+		{"national number check digits", func(i *eidfile.Integrity) { i.NationalNumber = eidfile.Invalid }, full, IntegrityFailed, nil},
+		{"identity signature not read", func(i *eidfile.Integrity) { i.Identity = eidfile.Missing }, full, IntegrityFailed, []string{"identity"}},
+		{"no verdicts at all", func(i *eidfile.Integrity) { *i = eidfile.Integrity{} }, full, IntegrityFailed,
+			[]string{"identity", "rrnChain", "nationalNumber", "cardNumber"}},
+	} {
+		in := tt.base
+		if tt.edit != nil {
+			tt.edit(&in)
+		}
+		got, nc := IntegrityOf(in)
+		if got != tt.want || !reflect.DeepEqual(nc, tt.notChecked) {
+			t.Errorf("%s: %s %q, want %s %q", tt.name, got, nc, tt.want, tt.notChecked)
+		}
+	}
+	r := validRecord()
+	r.Integrity, r.NotChecked = IntegrityPartial, []string{"address", "photo"}
+	if w := r.Warnings(); len(w) != 1 || !strings.Contains(w[0], "not checked: address, photo") {
+		t.Errorf("partial warnings = %q", w)
+	}
+}
+
+// TestOldRecords: records written before callers and notChecked existed
+// read back and are written again byte for byte (the journal keeps its
+// format), and they have no caller.
+func TestOldRecords(t *testing.T) {
+	for _, line := range []string{
+		`{"id":"0000000000000005","readAt":"2025-03-30T07:00:00+02:00","readingDate":"20250330","readingTime":"0700","supportType":"1","inputType":"1","serialNumber":"592000155079","ssin":"17073003384","ssinKind":"NN","documentType":1,"validFrom":"2021-03-01","validUntil":"2031-03-01","validity":"valid","chipNumber":"534C494E33660012","reader":"Virtual PCD 0 00 00","integrity":"failed"}`,
+		`{"id":"0000000000000006","readAt":"2025-03-30T09:00:00+02:00","readingDate":"20250330","readingTime":"0900","supportType":"4","inputType":"2","serialNumber":"591201099997","ssin":"98472899765","ssinKind":"BIS","validity":"unknown","rawScan":"]C085073003328\r"}`,
+	} {
+		var r Record
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Caller != "" || r.NotChecked != nil {
+			t.Errorf("old record read as %+v", r)
+		}
+		b, err := json.Marshal(r)
+		if err != nil || string(b) != line {
+			t.Errorf("written again as\n%s\nwant\n%s", b, line)
+		}
+	}
+}
+
+// TestSSINGivenTo: a record is its caller's when the caller received its
+// SSIN: the whole record (reading-proof, ISI+), or a read of a member
+// that holds the national number.
+func TestSSINGivenTo(t *testing.T) {
+	const a = "https://a.example"
+	for _, tt := range []struct {
+		caller string
+		fields []string
+		who    string
+		want   bool
+	}{
+		{a, nil, a, true},
+		{a, []string{"card", "identity"}, a, true},
+		{a, []string{"bundle"}, a, true},
+		{a, []string{"certificates", "photo"}, a, true},
+		{a, []string{"card"}, a, false},
+		{a, []string{"photo", "photoSha256", "address", "integrity"}, a, false},
+		{a, nil, "https://b.example", false},
+		{"", nil, a, false},
+		{"", nil, "", false},
+		{CallerCLI, nil, CallerCLI, true},
+	} {
+		r := validRecord()
+		r.Caller, r.Fields = tt.caller, tt.fields
+		if got := r.SSINGivenTo(tt.who); got != tt.want {
+			t.Errorf("record of %q with %v, for %q: %v", tt.caller, tt.fields, tt.who, got)
+		}
 	}
 }

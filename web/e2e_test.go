@@ -14,11 +14,14 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,10 +314,35 @@ func TestBrowserDemo(t *testing.T) {
 			"--grant", origin + "=" + perms, "--trust-root", trust}
 	})
 
-	// A page of the same demo from another origin, which the agent refuses.
-	other := httptest.NewServer(web.Handler(web.Options{}))
-	defer other.Close()
+	// A page of the same demo from another origin, which the agent
+	// refuses. The page talks only to its own host, so that server hands
+	// /ws on to the agent (with the agent's Host, the browser's Origin).
 	agentWS := fmt.Sprintf("ws://127.0.0.1:%d/ws", a.port)
+	agentHTTP := &url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", a.port)}
+	mux := http.NewServeMux()
+	mux.Handle("/ws", &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(agentHTTP) }})
+	mux.Handle("/", web.Handler(web.Options{}))
+	other := httptest.NewServer(mux)
+	defer other.Close()
+
+	// A stand-in for another program on another loopback port: a page
+	// link naming it with ?agent= must not reach it.
+	foreign, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer foreign.Close()
+	var foreignConns atomic.Int32
+	go func() {
+		for {
+			c, err := foreign.Accept()
+			if err != nil {
+				return
+			}
+			foreignConns.Add(1)
+			c.Close()
+		}
+	}()
 
 	ctl := &cardControl{t: t, slot: slot, profile: p}
 	defer ctl.cleanup()
@@ -323,7 +351,8 @@ func TestBrowserDemo(t *testing.T) {
 
 	env := []string{
 		"EID_PAGE=" + a.origin + "/",
-		"EID_REFUSED_PAGE=" + other.URL + "/?agent=" + agentWS,
+		"EID_REFUSED_PAGE=" + other.URL + "/",
+		"EID_FOREIGN_AGENT=" + "ws://" + foreign.Addr().String() + "/ws",
 		"EID_READER=" + slot.Reader,
 		"EID_EXPECT_NN=" + nn,
 		"EID_CONTROL=" + ctlSrv.URL,
@@ -335,6 +364,9 @@ func TestBrowserDemo(t *testing.T) {
 	out := runNode(t, node, env, "e2e/demo.mjs")
 	if !strings.Contains(out, "e2e: ok") {
 		t.Fatalf("script did not finish:\n%s", out)
+	}
+	if n := foreignConns.Load(); n != 0 {
+		t.Errorf("the demo page opened %d connection(s) to the foreign ?agent= port", n)
 	}
 	if strings.Contains(out, "isi: feature absent") {
 		t.Log("NOTE: the agent's hello lists no \"isi\" feature: the ISI+ scan-to-agent assertion was not run (the browser scan capture was)")

@@ -228,10 +228,16 @@ export interface IsiResult {
   [member: string]: unknown;
 }
 
+/** proofs.list: the caller's own records (docs/protocol.md). */
 export interface ProofsQuery {
   since?: string;
   until?: string;
   ssin?: string;
+  support?: string;
+  /** newest N, 1 to 1000 (default 100) */
+  limit?: number;
+  /** every caller's records: needs the administrator's "proofs-all" grant */
+  all?: boolean;
   [member: string]: unknown;
 }
 

@@ -330,7 +330,9 @@ export class EidAgentClient {
     return this.request("sign", params, opts);
   }
 
-  /** A reading-proof record of fields, bound to this origin and nonce. */
+  /** A reading-proof record of fields, bound to this origin and nonce. The
+   * proof holds the card number and the national number: consent covers
+   * "card" and "identity" besides fields. */
   async readingProof(nonce, fields, opts = {}) {
     const params = { nonce, fields: [...fields] };
     if (opts.reader) params.reader = opts.reader;
@@ -342,7 +344,8 @@ export class EidAgentClient {
     return this.request("isi.submit", input, opts);
   }
 
-  /** Lists reading proofs from the agent's journal. */
+  /** Lists this caller's reading proofs from the agent's journal
+   * ({all: true}: every caller's, with the administrator's "proofs-all"). */
   proofsList(query, opts) {
     return this.request("proofs.list", query, opts);
   }

@@ -27,6 +27,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -51,15 +52,27 @@ var ClientJS []byte
 //go:embed eid-agent.d.ts
 var ClientTypes []byte
 
-// ContentSecurityPolicy is sent with every response. The page loads only
-// its own files; the photo is shown from a data: URL; the websocket goes to
-// the agent on a loopback name ('self' covers ws: to the same host and port
-// in CSP level 3; the explicit sources allow another loopback port, e.g. a
-// page served elsewhere on this machine). CSP host sources cannot be IPv6
-// literals, so [::1] is reachable only as 'self'.
-const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
-	"connect-src 'self' ws://127.0.0.1:* ws://localhost:* wss://127.0.0.1:* wss://localhost:* http://127.0.0.1:* http://localhost:*; " +
-	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+// ContentSecurityPolicy is sent with every response, for a page served
+// at host (the request's Host). The page loads only its own files; the
+// photo is shown from a data: URL; the websocket (and the client's probe)
+// may go to this very host and port only: 'self', which CSP level 3
+// extends to ws:/wss:, and the same host and port spelt out for browsers
+// that do not extend it. A page given ?agent= for another port cannot
+// reach it even if its script were changed. CSP host sources cannot be
+// IPv6 literals, so a page at [::1] gets 'self' alone; a Host that is not
+// a plain name or address with a port gets 'self' alone too.
+func ContentSecurityPolicy(host string) string {
+	connect := "'self'"
+	if cspHost.MatchString(host) {
+		connect += " ws://" + host + " wss://" + host + " http://" + host + " https://" + host
+	}
+	return "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src " + connect + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
+
+// cspHost is a host:port that CSP can name (no IPv6 literal, nothing that
+// could end the directive).
+var cspHost = regexp.MustCompile(`^[A-Za-z0-9.-]+:[0-9]{1,5}$`)
 
 // Body limits of the two POST endpoints. A token is at most
 // verify.MaxTokenSize; the envelope adds the nonce and member names.
@@ -219,8 +232,8 @@ func (h *handler) validator() *verify.Validator {
 	return h.current
 }
 
-func securityHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", ContentSecurityPolicy)
+func securityHeaders(h http.Header, host string) {
+	h.Set("Content-Security-Policy", ContentSecurityPolicy(host))
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -229,7 +242,7 @@ func securityHeaders(h http.Header) {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	securityHeaders(w.Header())
+	securityHeaders(w.Header(), r.Host)
 	switch r.URL.Path {
 	case "/demo/nonce":
 		h.post(w, r, maxNonceBody, h.nonce)
@@ -304,7 +317,7 @@ func serveAsset(w http.ResponseWriter, r *http.Request, name string) {
 // headers as Handler. For services such as cmd/eid-verify.
 func ClientHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		securityHeaders(w.Header())
+		securityHeaders(w.Header(), r.Host)
 		name := path.Base(r.URL.Path)
 		if name != "eid-agent.js" && name != "eid-agent.d.ts" {
 			writeError(w, http.StatusNotFound, CodeBadRequest, "not found")

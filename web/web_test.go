@@ -43,7 +43,7 @@ func checkSecurityHeaders(t *testing.T, rec *httptest.ResponseRecorder) {
 	t.Helper()
 	h := rec.Header()
 	want := map[string]string{
-		"Content-Security-Policy": web.ContentSecurityPolicy,
+		"Content-Security-Policy": web.ContentSecurityPolicy("127.0.0.1:8877"),
 		"X-Frame-Options":         "DENY",
 		"Referrer-Policy":         "no-referrer",
 		"X-Content-Type-Options":  "nosniff",
@@ -574,4 +574,39 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// TestContentSecurityPolicyHost: the page may connect to its own host and
+// port only; a Host CSP cannot name (IPv6 literal) or that could end the
+// directive gets 'self' alone.
+func TestContentSecurityPolicyHost(t *testing.T) {
+	connectSrc := func(host string) string {
+		for _, d := range strings.Split(web.ContentSecurityPolicy(host), ";") {
+			if d = strings.TrimSpace(d); strings.HasPrefix(d, "connect-src ") {
+				return strings.TrimPrefix(d, "connect-src ")
+			}
+		}
+		return ""
+	}
+	for host, want := range map[string]string{
+		"127.0.0.1:8877":               "'self' ws://127.0.0.1:8877 wss://127.0.0.1:8877 http://127.0.0.1:8877 https://127.0.0.1:8877",
+		"localhost:9000":               "'self' ws://localhost:9000 wss://localhost:9000 http://localhost:9000 https://localhost:9000",
+		"[::1]:8877":                   "'self'",
+		"127.0.0.1:8877; script-src *": "'self'",
+		"127.0.0.1":                    "'self'",
+		"":                             "'self'",
+	} {
+		if got := connectSrc(host); got != want {
+			t.Errorf("Host %q: connect-src %q, want %q", host, got, want)
+		}
+	}
+	// Served over HTTP, the header follows the request's Host.
+	h := web.Handler(web.Options{})
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Host = "127.0.0.1:40001"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if csp := rec.Header().Get("Content-Security-Policy"); !strings.Contains(csp, "ws://127.0.0.1:40001 ") || strings.Contains(csp, "*") {
+		t.Errorf("CSP %q", csp)
+	}
 }

@@ -33,11 +33,17 @@ import (
 type Entry struct {
 	Time      time.Time `json:"time"`
 	Caller    string    `json:"caller"`           // web origin, "app:NAME" or "cli"
-	Operation string    `json:"op"`               // read, authenticate, sign, signing-certificate, reading-proof, isi
-	Fields    []string  `json:"fields,omitempty"` // for read: the members asked for
+	Operation string    `json:"op"`               // read, authenticate, sign, signing-certificate, reading-proof, isi, proofs.list, proofs-all (a refusal)
+	Fields    []string  `json:"fields,omitempty"` // for read and reading-proof: every member whose data was given out
 	Reader    string    `json:"reader,omitempty"`
 	Card      string    `json:"card,omitempty"` // CardHash of the card number
-	Outcome   string    `json:"outcome"`        // "ok", or an error code (CONSENT_DENIED, PIN_BLOCKED, CARD_REMOVED, ...)
+	// For proofs.list: whose records ("own" or "all"), the filters by
+	// name (with their value when it is not personal data: never the
+	// SSIN), and how many records were returned.
+	Scope   string   `json:"scope,omitempty"`
+	Filters []string `json:"filters,omitempty"`
+	Count   *int     `json:"count,omitempty"`
+	Outcome string   `json:"outcome"` // "ok", or an error code (CONSENT_DENIED, PIN_BLOCKED, CARD_REMOVED, ...)
 }
 
 // Options of a Log.

@@ -63,6 +63,9 @@ type Config struct {
 type Grant struct {
 	Origin      string   `toml:"origin"`
 	Permissions []string `toml:"permissions"`
+	// FromPolicy: the grant comes from the administrator's policy file,
+	// the only place AdminPermissions may be granted.
+	FromPolicy bool `toml:"-"`
 }
 
 type Audit struct {
@@ -118,9 +121,17 @@ func (d *Duration) UnmarshalText(b []byte) error {
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
 // Permissions an origin may be granted.
-// isi.submit and proofs.list need "identity": they carry an SSIN.
+// isi.submit and proofs.list need "identity": they carry an SSIN;
+// reading-proof needs "card" and "identity" besides the fields asked: its
+// proof carries the card number and the SSIN.
 var Permissions = []string{"card", "identity", "address", "photo", "photoSha256", "certificates",
 	"integrity", "bundle", "authenticate", "sign"}
+
+// AdminPermissions may be granted only in the administrator's policy file
+// (never in the user's file, a flag, or a consent dialog): "proofs-all"
+// lets proofs.list return every caller's reading proofs (all:true), not
+// only the caller's own.
+var AdminPermissions = []string{"proofs-all"}
 
 // Defaults returns the configuration with every default filled in.
 func Defaults() *Config {
@@ -254,14 +265,23 @@ func Load(path string) (*Config, error) {
 }
 
 // Check validates one file on its own (defaults + file), for `config
-// check`. It returns every problem found.
+// check`. It returns every problem found. The policy file (PolicyPath) is
+// checked as a policy: only policy keys, and the administrator's
+// permissions allowed.
 func Check(path string) (*Config, error) {
 	c := Defaults()
-	if err := c.mergeFile(path, false, false); err != nil {
+	if err := c.mergeFile(path, false, isPolicyPath(path)); err != nil {
 		return nil, err
 	}
 	c.fillPaths()
 	return c, nil
+}
+
+// isPolicyPath reports whether path is the policy file.
+func isPolicyPath(path string) bool {
+	a, err1 := os.Stat(path)
+	b, err2 := os.Stat(PolicyPath())
+	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
 // policyKeys are what the administrator's policy may set.
@@ -277,6 +297,11 @@ func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 	}
 	f, problems := parse(path, data)
 	if f != nil {
+		if policy {
+			for i := range f.Grants {
+				f.Grants[i].FromPolicy = true
+			}
+		}
 		problems = append(problems, f.validate(path, data)...)
 	}
 	if policy {
@@ -504,8 +529,12 @@ func (c *Config) Validate(source string) []Problem {
 			}
 		}
 		for _, p := range g.Permissions {
-			if !slices.Contains(Permissions, p) {
-				bad("grant", "unknown permission %q (known: %s)", p, strings.Join(Permissions, ", "))
+			switch {
+			case slices.Contains(AdminPermissions, p) && !g.FromPolicy:
+				bad("grant", "%q can be granted only in the administrator's policy file (%s)", p, PolicyPath())
+			case !slices.Contains(Permissions, p) && !slices.Contains(AdminPermissions, p):
+				bad("grant", "unknown permission %q (known: %s; in the policy file also %s)", p,
+					strings.Join(Permissions, ", "), strings.Join(AdminPermissions, ", "))
 			}
 		}
 	}

@@ -173,6 +173,50 @@ func TestPolicyMergesAndIsRestricted(t *testing.T) {
 	}
 }
 
+// TestAdminPermissions: proofs-all is accepted in the policy file only:
+// not in the user's file, not from flags (Validate of a grant not from
+// the policy), and `config check` of the policy file accepts it.
+func TestAdminPermissions(t *testing.T) {
+	isolate(t)
+	grant := "[[grant]]\norigin = \"https://billing.example\"\npermissions = [\"identity\", \"proofs-all\"]\n"
+	pol := write(t, grant)
+	t.Setenv("EID_AGENT_POLICY", pol)
+	c, err := Load("")
+	if err != nil {
+		t.Fatalf("policy granting proofs-all: %v", err)
+	}
+	if len(c.Grants) != 1 || !c.Grants[0].FromPolicy {
+		t.Errorf("grants %+v", c.Grants)
+	}
+	if ps := c.Validate("flags"); len(ps) != 0 {
+		t.Errorf("the merged configuration: %v", ps)
+	}
+	if _, err := Check(pol); err != nil {
+		t.Errorf("config check of the policy file: %v", err)
+	}
+	// The user's file cannot grant it.
+	user := write(t, grant)
+	_, err = Load(user)
+	var ce *Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Line != 1 ||
+		!strings.Contains(ce.Error(), `"proofs-all" can be granted only in the administrator's policy file`) {
+		t.Errorf("user file granting proofs-all: %v", err)
+	}
+	if _, err := Check(user); !errors.As(err, &ce) {
+		t.Errorf("config check of a user file granting proofs-all: %v", err)
+	}
+	// Nor a flag (run --grant ORIGIN=proofs-all adds a grant not from the policy).
+	c.Grants = append(c.Grants, Grant{Origin: "https://page.example", Permissions: []string{"proofs-all"}})
+	if ps := c.Validate("flags"); len(ps) != 1 || !strings.Contains(ps[0].Message, "policy file") {
+		t.Errorf("flag granting proofs-all: %v", ps)
+	}
+	// Unknown permissions still name the known ones.
+	c.Grants = []Grant{{Origin: "https://page.example", Permissions: []string{"everything"}, FromPolicy: true}}
+	if ps := c.Validate("flags"); len(ps) != 1 || !strings.Contains(ps[0].Message, "proofs-all") {
+		t.Errorf("unknown permission: %v", ps)
+	}
+}
+
 func TestMissingFiles(t *testing.T) {
 	isolate(t)
 	if _, err := Load(""); err != nil {

@@ -16,10 +16,10 @@ import (
 
 // TestDaemonProofs: over the bridge, an ISI+ scan (with AZERTY garbage), a
 // typed entry, an eID reading-proof and a plain read each land in the
-// journal, which
-// proofs.list and the `proofs` command read back while the agent runs; a
-// CLI `isi` run writes to the same journal meanwhile; an invalid SSIN is
-// refused with BAD_REQUEST and journals nothing.
+// journal, which proofs.list (the origin's own records) and the `proofs`
+// command (all of them) read back while the agent runs; a CLI `isi` run
+// writes to the same journal meanwhile; an invalid SSIN is refused with
+// BAD_REQUEST and journals nothing.
 func TestDaemonProofs(t *testing.T) {
 	const app = "https://pharmacy.example"
 	d := startDaemon(t, "", "--simulate", "--allow-origin", app, "--grant", app+"=identity,card")
@@ -88,8 +88,9 @@ func TestDaemonProofs(t *testing.T) {
 	if err := c.Call(ctx, "proofs.list", map[string]any{"ssin": "85073003328"}, &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Proofs) != 3 {
-		t.Errorf("proofs.list: %d records, want 3 (scan, manual, CLI)", len(list.Proofs))
+	// The CLI's record is not this origin's: it is not listed to it.
+	if len(list.Proofs) != 2 || list.Proofs[0].Caller != app || list.Proofs[1].Caller != app {
+		t.Errorf("proofs.list: %+v, want 2 records made for %s (scan, manual)", list.Proofs, app)
 	}
 	if err := c.Call(ctx, "proofs.list", map[string]any{"limit": 2}, &list); err != nil || len(list.Proofs) != 2 {
 		t.Errorf("limit 2: %v %d", err, len(list.Proofs))

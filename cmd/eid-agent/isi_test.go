@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -102,8 +103,8 @@ func TestISIScanAndManual(t *testing.T) {
 	if len(recs) != 3 || recs[0].RawScan != raw || recs[1].ManualReason != "2" || recs[2].SSINKind != "BIS" {
 		t.Fatalf("journal: %+v", recs)
 	}
-	// What --json printed is what was journaled.
-	if recs[1] != p {
+	// What --json printed is what was journaled, made by the CLI.
+	if !reflect.DeepEqual(recs[1], p) || p.Caller != proof.CallerCLI {
 		t.Errorf("journaled %+v, printed %+v", recs[1], p)
 	}
 }

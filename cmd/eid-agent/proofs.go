@@ -61,8 +61,10 @@ func (j *journalFlags) open() (*proof.Journal, error) {
 }
 
 // appendProof journals rec (unless jn is nil) and warns about what billing
-// would refuse. It returns the record as written.
+// would refuse. It returns the record as written, with the CLI as its
+// caller.
 func appendProof(jn *proof.Journal, rec proof.Record, stderr io.Writer) (proof.Record, error) {
+	rec.Caller = proof.CallerCLI
 	for _, w := range rec.Warnings() {
 		fmt.Fprintf(stderr, "eid-agent: warning: %s\n", w)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -85,7 +86,7 @@ func TestProofsListExport(t *testing.T) {
 	}
 	for i, l := range lines {
 		var rec proof.Record
-		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec != want[i] {
+		if err := json.Unmarshal([]byte(l), &rec); err != nil || !reflect.DeepEqual(rec, want[i]) {
 			t.Errorf("line %d: %+v, %v", i, rec, err)
 		}
 	}
@@ -198,7 +199,7 @@ func TestReadProof(t *testing.T) {
 		t.Errorf("no expiry warning: %q", r.stderr)
 	}
 	recs := journalRecords(t, journal)
-	if len(recs) != 1 || recs[0] != pr {
+	if len(recs) != 1 || !reflect.DeepEqual(recs[0], pr) || pr.Caller != proof.CallerCLI {
 		t.Errorf("journal %+v, printed %+v", recs, pr)
 	}
 

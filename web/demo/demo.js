@@ -91,16 +91,34 @@ const $ = (id) => document.getElementById(id);
 
 // ---- where the agent is ----
 
-// The agent serves this page, so by default it is at this page's host. A
-// page served elsewhere names it with ?agent=ws://127.0.0.1:PORT/ws
-// (loopback only).
+// The agent serves this page: it is at this page's own host and port,
+// and nowhere else. ?agent= may only name that same place; anything else
+// (another port, another name for this machine) is refused and nothing
+// is connected: a link could otherwise hand a program listening on
+// another local port everything this page sends (ISI+ scans, typed
+// national numbers). The page's CSP allows only its own host too.
+const AGENT_URL_REFUSED = {
+  en: "This page talks only to the eID agent that served it: the ?agent= address in its link is refused.",
+  nl: "Deze pagina spreekt alleen met de eID-agent die haar aanbood: het ?agent=-adres in de link wordt geweigerd.",
+  fr: "Cette page ne parle qu'à l'agent eID qui l'a servie : l'adresse ?agent= de son lien est refusée.",
+  de: "Diese Seite spricht nur mit dem eID-Agenten, der sie ausgeliefert hat: die ?agent=-Adresse im Link wird abgelehnt.",
+};
+
 function agentURL() {
+  const own = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   const fromQuery = params.get("agent");
-  if (fromQuery) {
-    const u = new URL(fromQuery);
-    if ((u.protocol === "ws:" || u.protocol === "wss:") && ["127.0.0.1", "[::1]", "localhost"].includes(u.hostname)) return u.href;
+  if (fromQuery === null) return own;
+  let named = null;
+  try {
+    named = new URL(fromQuery).href;
+  } catch {
+    // not a URL: refused below
   }
-  return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  if (named === new URL(own).href) return own;
+  throw new EidAgentError("AGENT_URL_REFUSED", AGENT_URL_REFUSED.en, {
+    messages: AGENT_URL_REFUSED,
+    detail: `?agent= must be ${own}`,
+  });
 }
 
 // ---- state ----

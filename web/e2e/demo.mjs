@@ -5,14 +5,18 @@
 // sent to /demo/verify so the Go side can validate it independently.
 //
 // Environment: EID_PAGE (the agent's demo page), EID_REFUSED_PAGE (the same
-// page from a server whose origin the agent does not allow), EID_READER (the
-// lab reader), EID_EXPECT_NN (the card's national number), EID_CONTROL,
-// EID_SHOTS (optional folder for screenshots).
+// page from a server whose origin the agent does not allow; its /ws leads
+// to the agent), EID_FOREIGN_AGENT (a ws:// URL on another loopback port,
+// where the Go test counts every connection), EID_READER (the lab reader),
+// EID_EXPECT_NN (the card's national number), EID_CONTROL, EID_SHOTS
+// (optional folder for screenshots).
 import assert from "node:assert/strict";
 import { launch, step, need } from "./browser.mjs";
 
 const PAGE = need("EID_PAGE");
 const REFUSED = need("EID_REFUSED_PAGE");
+const FOREIGN = need("EID_FOREIGN_AGENT");
+const withParam = (url, kv) => url + (url.includes("?") ? "&" : "?") + kv;
 const READER = need("EID_READER");
 const NN = need("EID_EXPECT_NN");
 const CONTROL = need("EID_CONTROL");
@@ -189,7 +193,33 @@ try {
 
   assert.deepEqual(b.problems, [], "no page errors while connected");
 
-  // 7. The same page served from an origin the agent does not allow.
+  // 7. A link naming another agent (?agent= on another loopback port,
+  // where anything could listen): the page refuses it and connects to
+  // nothing. The Go side checks that nothing reached that port. The same
+  // page's own address is accepted.
+  await page.goto(withParam(PAGE, "agent=" + encodeURIComponent(FOREIGN)));
+  await page.waitForSelector("#error:not([hidden])", { timeout: 15000 });
+  assert.equal(await page.getAttribute("#conn-state", "data-state"), "failed");
+  assert.equal(await text("#error-code"), "AGENT_URL_REFUSED");
+  assert.match(await text("#error-message"), /only to the eID agent that served it/);
+  assert.equal(await page.isDisabled("#read"), true);
+  const own = new URL("/ws", PAGE);
+  own.protocol = own.protocol === "https:" ? "wss:" : "ws:";
+  // The agent's port under another name for this machine: refused too.
+  const otherName = new URL(own.href);
+  otherName.hostname = own.hostname === "localhost" ? "127.0.0.1" : "localhost";
+  await page.goto(withParam(PAGE, "agent=" + encodeURIComponent(otherName.href) + "&lang=fr"));
+  await page.waitForSelector("#error:not([hidden])", { timeout: 15000 });
+  assert.equal(await text("#error-code"), "AGENT_URL_REFUSED");
+  assert.match(await text("#error-message"), /l'adresse \?agent= de son lien est refusée/);
+  await page.goto(withParam(PAGE, "agent=" + encodeURIComponent(own.href)));
+  await page.waitForSelector("body[data-ready=true]", { timeout: 15000 });
+  assert.equal(await page.getAttribute("#conn-state", "data-state"), "connected");
+  step(`foreign ?agent=${FOREIGN} refused (${await page.evaluate(() => location.search)} accepted: the page's own agent)`);
+  assert.deepEqual(b.problems, [], "no page errors around ?agent=");
+  await shot("5-foreign-agent");
+
+  // 8. The same page served from an origin the agent does not allow.
   const wsErrors = [];
   page.on("websocket", (ws) => ws.on("socketerror", (e) => wsErrors.push(String(e))));
   await page.goto(REFUSED);
@@ -200,10 +230,10 @@ try {
   assert.equal(await page.isDisabled("#read"), true);
   step(`refused origin: page shows ${await text("#error-code")} (${await text("#error-message")}); websocket errors: ${wsErrors.join(" | ") || "none reported"}`);
   if (wsErrors.length) assert.match(wsErrors.join(" "), /403/);
-  await shot("5-refused");
+  await shot("6-refused");
 
-  // 8. Labels follow the browser's language; agent errors too.
-  await page.goto(REFUSED + "&lang=nl");
+  // 9. Labels follow the browser's language; agent errors too.
+  await page.goto(withParam(REFUSED, "lang=nl"));
   await page.waitForSelector("#error:not([hidden])", { timeout: 15000 });
   assert.equal(await text("#h-card"), "Kaart");
   assert.match(await text("#error-message"), /weigert deze pagina/);
