@@ -13,6 +13,7 @@ var codes = []struct {
 	{ErrNonceUnknown, "NONCE_UNKNOWN"},
 	{ErrNonceReplayed, "NONCE_REPLAYED"},
 	{ErrNonceExpired, "NONCE_EXPIRED"},
+	{ErrStoreUnavailable, "STORE_UNAVAILABLE"},
 	{ErrFormat, "TOKEN_FORMAT"},
 	{ErrAlgorithm, "ALGORITHM"},
 	{ErrSignature, "SIGNATURE"},

@@ -26,6 +26,11 @@ var (
 	ErrNonceReplayed = errors.New("verify: nonce already used")
 	// ErrNonceExpired: the nonce's lifetime is over.
 	ErrNonceExpired = errors.New("verify: nonce expired")
+	// ErrStoreUnavailable: a shared store (the nonce store, a session
+	// store) could not be reached or did not answer in time. Nothing was
+	// decided: the login is refused (fail closed) and may be retried with a
+	// new nonce once the store is back.
+	ErrStoreUnavailable = errors.New("verify: shared store unavailable")
 	// ErrNotAuthCert: the certificate is not an authentication certificate
 	// (no digitalSignature, has nonRepudiation, a signing policy, or an
 	// extended key usage without client authentication).

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -31,6 +32,16 @@ type NonceStore interface {
 	// nonce never put, or after expiry, an error matching ErrNonceReplayed,
 	// ErrNonceUnknown or ErrNonceExpired.
 	Take(nonce string) error
+}
+
+// ContextNonceStore is a NonceStore over the network (verify/redisstore):
+// Validate calls TakeContext, so the request's deadline and cancellation
+// reach the store. A store that cannot answer returns an error matching
+// ErrStoreUnavailable, and Validate fails closed: no login without proof
+// that the nonce was used only once.
+type ContextNonceStore interface {
+	NonceStore
+	TakeContext(ctx context.Context, nonce string) error
 }
 
 // NewNonce returns NonceBytes random bytes in standard padded base64.

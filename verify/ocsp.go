@@ -49,6 +49,26 @@ type OCSPConfig struct {
 	MaxAge  time.Duration // see DefaultOCSPMaxAge; zero means the default
 	// Client sends requests; nil means http.DefaultClient.
 	Client *http.Client
+	// Cache keeps "good" answers; nil means a cache inside the Validator.
+	// Several server instances share one (verify/redisstore) so that a
+	// certificate is asked about once per nextUpdate, not once per instance.
+	Cache OCSPCache
+}
+
+// OCSPCache holds "good" OCSP answers until their nextUpdate. Only "good"
+// is ever put: a revocation must be seen as soon as the responder says so.
+//
+// A cache that fails (a shared store that is down) is not fatal: Validate
+// treats a Good error as a miss and asks the responder, and ignores a
+// PutGood error, so revocation is still checked, only more often.
+type OCSPCache interface {
+	// Good reports whether a good answer is held for the certificate whose
+	// SHA-256 (of its DER) is key, with a nextUpdate after now.
+	Good(ctx context.Context, key [32]byte, now time.Time) (bool, error)
+	// PutGood records a good answer valid until nextUpdate. An entry must
+	// never be reported good at or after nextUpdate; one whose nextUpdate
+	// is not after now is not kept.
+	PutGood(ctx context.Context, key [32]byte, nextUpdate, now time.Time) error
 }
 
 func orDefault(d, def time.Duration) time.Duration {
@@ -66,14 +86,19 @@ type ocspCache struct {
 	entries map[[32]byte]time.Time // hash of cert.Raw -> nextUpdate
 }
 
-func (c *ocspCache) good(key [32]byte, now time.Time) bool {
+// Good implements OCSPCache.
+func (c *ocspCache) Good(_ context.Context, key [32]byte, now time.Time) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	until, ok := c.entries[key]
-	return ok && now.Before(until)
+	return ok && now.Before(until), nil
 }
 
-func (c *ocspCache) put(key [32]byte, until, now time.Time) {
+// PutGood implements OCSPCache.
+func (c *ocspCache) PutGood(_ context.Context, key [32]byte, until, now time.Time) error {
+	if !now.Before(until) {
+		return nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
@@ -86,10 +111,11 @@ func (c *ocspCache) put(key [32]byte, until, now time.Time) {
 			}
 		}
 		if len(c.entries) >= maxOCSPCache {
-			return // full of live entries: just don't cache
+			return nil // full of live entries: just don't cache
 		}
 	}
 	c.entries[key] = until
+	return nil
 }
 
 // checkOCSP asks the responder named in cert's AIA about cert (issued by
@@ -97,7 +123,12 @@ func (c *ocspCache) put(key [32]byte, until, now time.Time) {
 // ErrRevoked or ErrOCSPUnavailable (the caller applies the policy).
 func (v *Validator) checkOCSP(ctx context.Context, cert, issuer *x509.Certificate, now time.Time) (string, error) {
 	key := sha256.Sum256(cert.Raw)
-	if v.cache.good(key, now) {
+	cache := v.OCSP.Cache
+	if cache == nil {
+		cache = &v.cache
+	}
+	// A cache error is a miss (see OCSPCache): the responder decides.
+	if ok, err := cache.Good(ctx, key, now); err == nil && ok {
 		return "good (cached)", nil
 	}
 	if len(cert.OCSPServer) == 0 {
@@ -139,7 +170,8 @@ func (v *Validator) checkOCSP(ctx context.Context, cert, issuer *x509.Certificat
 	switch resp.Status {
 	case ocsp.Good:
 		if !resp.NextUpdate.IsZero() {
-			v.cache.put(key, resp.NextUpdate, now)
+			// Best effort: an answer not cached is asked again next time.
+			_ = cache.PutGood(ctx, key, resp.NextUpdate, now)
 		}
 		return "good", nil
 	case ocsp.Revoked:

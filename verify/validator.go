@@ -72,7 +72,13 @@ func (v *Validator) Validate(ctx context.Context, tokenJSON []byte, expectedOrig
 	if v.Nonces == nil {
 		return nil, errors.New("verify: Validator has no NonceStore")
 	}
-	if err := v.Nonces.Take(nonce); err != nil {
+	var err error
+	if cs, ok := v.Nonces.(ContextNonceStore); ok {
+		err = cs.TakeContext(ctx, nonce)
+	} else {
+		err = v.Nonces.Take(nonce)
+	}
+	if err != nil {
 		return nil, err
 	}
 	res := &Result{Checks: []Check{CheckNonce}}
