@@ -7,7 +7,13 @@
 //
 //	eid-verify --listen 127.0.0.1:8443 --origin https://verify.example \
 //	    --tls-cert cert.pem --tls-key key.pem --trust-root belgium.pem \
-//	    [--ocsp required|best-effort|off] [--agent ws://127.0.0.1:8877/ws]
+//	    [--ocsp required|best-effort|off] [--agent ws://127.0.0.1:8877/ws] \
+//	    [--redis redis://host:6379/0]
+//
+// With --redis (or EID_VERIFY_REDIS) sessions, nonces and OCSP answers
+// live in Redis (verify/redisstore) and the instance keeps no state of its
+// own: any number of them can serve one origin behind a load balancer.
+// GET /healthz reports whether the store answers.
 //
 // It builds without cgo and has no PC/SC dependency.
 package main
@@ -33,6 +39,7 @@ import (
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/verify"
+	"github.com/eid-agent/eid-agent/verify/redisstore"
 )
 
 func main() {
@@ -58,7 +65,12 @@ type options struct {
 	trustRoots            []string
 	ocsp                  verify.OCSPPolicy
 	clientJS              string
+	redis                 string // URL; "" keeps the state in memory
 }
+
+// envRedis names the environment variable that sets --redis (the URL may
+// hold a password, which a command line shows to every local user).
+const envRedis = "EID_VERIFY_REDIS"
 
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("eid-verify", flag.ContinueOnError)
@@ -73,6 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	fs.Var(&roots, "trust-root", "trust the certificates of `FILE` (PEM or DER, repeatable): self-signed ones as roots, the others as intermediate CAs (Citizen CA)")
 	fs.StringVar(&o.clientJS, "client-js", "", "serve this `FILE` as /eid-agent.js instead of the built-in client (web/eid-agent.js)")
+	fs.StringVar(&o.redis, "redis", os.Getenv(envRedis), "keep sessions, nonces and OCSP answers in Redis at `URL` (redis://[user:pass@]host:6379/0, rediss:// for TLS), so that several instances serve one origin; default $"+envRedis)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -104,6 +117,12 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
+	}
+	if o.redis != "" {
+		if _, err := redisstore.ClientOptions(o.redis); err != nil {
+			// The parser's message may quote the URL: show it redacted.
+			return nil, fmt.Errorf("--redis %s: not a redis:// or rediss:// URL", redactURL(o.redis))
+		}
 	}
 	return o, nil
 }
@@ -161,19 +180,38 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		}
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	nonces := &verify.MemoryNonceStore{}
-	srv, err := newServer(config{
+	cfg := config{
 		Origin:   o.origin,
 		AgentURL: o.agent,
-		Validator: &verify.Validator{
-			Roots: roots, Intermediates: inters, Nonces: nonces,
-			OCSP: verify.OCSPConfig{Policy: o.ocsp},
-		},
-		Nonces:   nonces,
 		Bundles:  &verify.BundleVerifier{Trust: store},
 		ClientJS: clientJS,
 		Log:      log,
-	})
+	}
+	var ocspCache verify.OCSPCache
+	if o.redis != "" {
+		client, err := redisstore.NewClient(o.redis)
+		if err != nil {
+			fmt.Fprintln(stderr, "eid-verify: --redis:", err)
+			return exitUsage
+		}
+		defer client.Close()
+		redisstore.SetLogger(log)
+		rs := redisstore.New(client, redisstore.Options{})
+		cfg.Nonces, cfg.Sessions, cfg.Store, cfg.Health = rs.Nonces(), rs.Sessions(sessionTTL), "redis", rs.Ping
+		ocspCache = rs.OCSPCache()
+		// Redis may come up after us: serve (503 and an unhealthy
+		// /healthz) until it answers, rather than exit.
+		if err := rs.Ping(ctx); err != nil {
+			log.Warn("Redis does not answer yet: logins fail until it does", "err", err)
+		}
+	} else {
+		cfg.Nonces = &verify.MemoryNonceStore{}
+	}
+	cfg.Validator = &verify.Validator{
+		Roots: roots, Intermediates: inters, Nonces: cfg.Nonces,
+		OCSP: verify.OCSPConfig{Policy: o.ocsp, Cache: ocspCache},
+	}
+	srv, err := newServer(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "eid-verify:", err)
 		return exitUsage
@@ -208,7 +246,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if strings.HasPrefix(o.origin, "https://") && scheme == "http" {
 		log.Warn("serving plain HTTP for an https origin: a TLS-terminating proxy must be in front")
 	}
-	fmt.Fprintf(stdout, "eid-verify: %s://%s for origin %s (agent %s)\n", scheme, ln.Addr(), o.origin, o.agent)
+	state := "state in memory"
+	if o.redis != "" {
+		state = "state in Redis at " + redactURL(o.redis)
+	}
+	fmt.Fprintf(stdout, "eid-verify: %s://%s for origin %s (agent %s, %s)\n", scheme, ln.Addr(), o.origin, o.agent, state)
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -226,4 +268,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		hs.Shutdown(sctx)
 		return exitOK
 	}
+}
+
+// sessionTTL is a session's idle lifetime (config.SessionTTL's default).
+const sessionTTL = 30 * time.Minute
+
+// redactURL hides the password of a Redis URL for messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
 }

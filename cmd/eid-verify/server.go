@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
@@ -15,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eid-agent/eid-agent/internal/clock"
@@ -38,13 +38,21 @@ type config struct {
 	Validator *verify.Validator
 	// Nonces is the store the Validator consumes from; the service issues
 	// into it and remembers, per session, which nonce it issued.
-	Nonces  *verify.MemoryNonceStore
+	Nonces  verify.NonceStore
 	Bundles *verify.BundleVerifier
+	// Sessions keeps sessions and their pending challenge; nil means in
+	// memory (bounded by MaxSessions). With a shared store (Redis) and a
+	// shared Nonces, instances keep no state of their own.
+	Sessions sessionStore
+	// Store names the shared state for /healthz ("memory", "redis") and
+	// Health checks it (nil: always healthy).
+	Store  string
+	Health func(ctx context.Context) error
 	// ClientJS is served as /eid-agent.js; nil serves the built-in client.
 	ClientJS []byte
 	// SessionTTL is a session's idle lifetime (default 30 minutes).
 	SessionTTL time.Duration
-	// MaxSessions bounds memory (default 10000).
+	// MaxSessions bounds in-memory sessions (default 10000).
 	MaxSessions int
 	Now         func() time.Time
 	Log         *slog.Logger
@@ -57,29 +65,24 @@ type server struct {
 	csp      string
 	mux      *http.ServeMux
 	clientJS []byte
-
-	mu       sync.Mutex
-	sessions map[string]*session
+	sessions sessionStore
 }
 
-// session is what the service remembers about one browser. Nothing here is
-// logged.
+// session is what the service remembers about one browser, kept as JSON
+// in the session store. Nothing here is logged. The challenge issued to
+// the session is kept beside it (sessionStore.SetChallenge): the token is
+// checked against it, never against a nonce the page sends, so a token
+// obtained for another session's nonce (login CSRF) fails.
 type session struct {
-	expires time.Time
-	// nonce is the challenge issued to this session and not yet used:
-	// the token is checked against it, never against a nonce the page
-	// sends, so a token obtained for another session's nonce (login CSRF)
-	// fails.
-	nonce  string
-	person *verify.Person
-	login  *loginResult
+	Person *verify.Person `json:"person,omitempty"`
+	Login  *loginResult   `json:"login,omitempty"`
 }
 
 func newServer(cfg config) (*server, error) {
 	if cfg.Validator == nil || cfg.Nonces == nil || cfg.Bundles == nil {
 		return nil, errors.New("eid-verify: Validator, Nonces and Bundles are required")
 	}
-	if cfg.Validator.Nonces != verify.NonceStore(cfg.Nonces) {
+	if cfg.Validator.Nonces != cfg.Nonces {
 		return nil, errors.New("eid-verify: the Validator must consume from Nonces")
 	}
 	agent, err := url.Parse(cfg.AgentURL)
@@ -87,7 +90,7 @@ func newServer(cfg config) (*server, error) {
 		return nil, fmt.Errorf("eid-verify: agent URL %q is not ws:// or wss://", cfg.AgentURL)
 	}
 	if cfg.SessionTTL <= 0 {
-		cfg.SessionTTL = 30 * time.Minute
+		cfg.SessionTTL = sessionTTL
 	}
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 10000
@@ -98,7 +101,13 @@ func newServer(cfg config) (*server, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &server{cfg: cfg, sessions: map[string]*session{}, clientJS: cfg.ClientJS}
+	if cfg.Store == "" {
+		cfg.Store = "memory"
+	}
+	s := &server{cfg: cfg, sessions: cfg.Sessions, clientJS: cfg.ClientJS}
+	if s.sessions == nil {
+		s.sessions = newMemSessions(cfg.SessionTTL, cfg.MaxSessions, cfg.Now)
+	}
 	if s.clientJS == nil {
 		s.clientJS = builtinClientJS
 	}
@@ -125,6 +134,7 @@ func newServer(cfg config) (*server, error) {
 	mux.HandleFunc("GET /app.js", s.asset("static/app.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /style.css", s.asset("static/style.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("GET /eid-agent.js", s.serveClient)
+	mux.HandleFunc("GET /healthz", s.health)
 	mux.HandleFunc("GET /api/session", s.getSession)
 	mux.HandleFunc("POST /api/nonce", s.post(s.nonce, 1<<10))
 	mux.HandleFunc("POST /api/login", s.post(s.login, verify.MaxTokenSize+1<<10))
@@ -249,72 +259,87 @@ func randomID() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// current returns the request's live session, or nil.
-func (s *server) current(r *http.Request) (string, *session) {
+// storeFailed answers a session or nonce store that could not be used:
+// 503, and no login (fail closed).
+func (s *server) storeFailed(w http.ResponseWriter, err error) {
+	if errors.Is(err, errTooManySessions) {
+		s.fail(w, http.StatusServiceUnavailable, "BUSY", "no session available", err)
+		return
+	}
+	s.cfg.Log.Warn("session or nonce store failed", "store", s.cfg.Store, "err", err)
+	s.fail(w, http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the service cannot reach its "+s.cfg.Store+" store; try again shortly", err)
+}
+
+// current returns the request's live session, or "", nil, nil.
+func (s *server) current(r *http.Request) (string, *session, error) {
 	c, err := r.Cookie(s.cookie)
-	if err != nil {
-		return "", nil
+	if err != nil || c.Value == "" {
+		return "", nil, nil
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	se, ok := s.sessions[c.Value]
-	if !ok {
-		return "", nil
+	rec, err := s.sessions.Get(r.Context(), c.Value)
+	if err != nil || rec == nil {
+		return "", nil, err
 	}
-	now := s.cfg.Now()
-	if now.After(se.expires) {
-		delete(s.sessions, c.Value)
-		return "", nil
+	var se session
+	if err := json.Unmarshal(rec, &se); err != nil {
+		// Not a record this service wrote: no session.
+		return "", nil, nil
 	}
-	se.expires = now.Add(s.cfg.SessionTTL)
-	return c.Value, se
+	return c.Value, &se, nil
 }
 
 // start makes a new session (replacing old, if any: after login the ID
 // changes, so an ID planted before login is worth nothing) and sets its
 // cookie.
-func (s *server) start(w http.ResponseWriter, old string, se *session) error {
-	now := s.cfg.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old != "" {
-		delete(s.sessions, old)
+func (s *server) start(w http.ResponseWriter, r *http.Request, old string, se *session) (string, error) {
+	rec, err := json.Marshal(se)
+	if err != nil {
+		return "", err
 	}
-	if len(s.sessions) >= s.cfg.MaxSessions {
-		for id, x := range s.sessions {
-			if now.After(x.expires) {
-				delete(s.sessions, id)
-			}
-		}
-		if len(s.sessions) >= s.cfg.MaxSessions {
-			return errors.New("too many sessions")
+	if old != "" {
+		if err := s.sessions.Delete(r.Context(), old); err != nil {
+			return "", err
 		}
 	}
 	id := randomID()
-	se.expires = now.Add(s.cfg.SessionTTL)
-	s.sessions[id] = se
+	if err := s.sessions.Put(r.Context(), id, rec); err != nil {
+		return "", err
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookie, Value: id, Path: "/", HttpOnly: true, Secure: s.secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(s.cfg.SessionTTL / time.Second),
 	})
-	return nil
+	return id, nil
 }
 
 // POST /api/nonce: a fresh challenge for this session (a session is made
 // if there is none). Any earlier unused challenge of the session is
 // dropped: only the latest counts.
 func (s *server) nonce(w http.ResponseWriter, r *http.Request, _ []byte) {
-	n, err := s.cfg.Nonces.Issue()
+	id, se, err := s.current(r)
+	if err != nil {
+		s.storeFailed(w, err)
+		return
+	}
+	n, err := verify.NewNonce()
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, "INTERNAL", "issuing a nonce", err)
 		return
 	}
-	if _, se := s.current(r); se != nil {
-		s.mu.Lock()
-		se.nonce = n
-		s.mu.Unlock()
-	} else if err := s.start(w, "", &session{nonce: n}); err != nil {
-		s.fail(w, http.StatusServiceUnavailable, "BUSY", "no session available", err)
+	if err := s.cfg.Nonces.Put(n, s.cfg.Now().Add(verify.DefaultNonceLifetime)); err != nil {
+		s.storeFailed(w, err)
+		return
+	}
+	if se == nil {
+		if id, err = s.start(w, r, "", &session{}); err != nil {
+			s.storeFailed(w, err)
+			return
+		}
+	}
+	// The challenge outlives the nonce, so that a late answer is told
+	// NONCE_EXPIRED by the nonce store rather than "no challenge".
+	if err := s.sessions.SetChallenge(r.Context(), id, n, 2*verify.DefaultNonceLifetime); err != nil {
+		s.storeFailed(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"nonce": n, "expiresInSeconds": int(verify.DefaultNonceLifetime / time.Second)})
@@ -348,20 +373,30 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.fail(w, http.StatusBadRequest, "BAD_REQUEST", `want {"token": {...}}`, err)
 		return
 	}
-	id, se := s.current(r)
+	id, se, err := s.current(r)
+	if err != nil {
+		s.storeFailed(w, err)
+		return
+	}
 	if se == nil {
 		s.fail(w, http.StatusUnauthorized, "NO_SESSION", "no session: ask for a nonce first", nil)
 		return
 	}
-	s.mu.Lock()
-	nonce := se.nonce
-	se.nonce = "" // one attempt per challenge, whatever its outcome
-	s.mu.Unlock()
+	// One attempt per challenge, whatever its outcome.
+	nonce, err := s.sessions.TakeChallenge(r.Context(), id)
+	if err != nil {
+		s.storeFailed(w, err)
+		return
+	}
 	if nonce == "" {
 		s.fail(w, http.StatusBadRequest, "NONCE_UNKNOWN", "no challenge pending for this session", verify.ErrNonceUnknown)
 		return
 	}
 	res, err := s.cfg.Validator.Validate(r.Context(), req.Token, s.cfg.Origin, nonce)
+	if errors.Is(err, verify.ErrStoreUnavailable) {
+		s.storeFailed(w, err)
+		return
+	}
 	if err != nil {
 		s.fail(w, http.StatusUnauthorized, verify.ErrorCode(err), "authentication refused", err)
 		return
@@ -377,8 +412,8 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, body []byte) {
 	if len(res.Chain) > 1 {
 		lr.Issuer = res.Chain[1].Subject.CommonName
 	}
-	if err := s.start(w, id, &session{person: &p, login: lr}); err != nil {
-		s.fail(w, http.StatusServiceUnavailable, "BUSY", "no session available", err)
+	if _, err := s.start(w, r, id, &session{Person: &p, Login: lr}); err != nil {
+		s.storeFailed(w, err)
 		return
 	}
 	s.cfg.Log.Info("login", "algorithm", res.Algorithm, "ocsp", res.OCSP, "checks", len(res.Checks))
@@ -387,25 +422,25 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, body []byte) {
 
 // GET /api/session: who is logged in, if anyone.
 func (s *server) getSession(w http.ResponseWriter, r *http.Request) {
-	_, se := s.current(r)
+	_, se, err := s.current(r)
+	if err != nil {
+		s.storeFailed(w, err)
+		return
+	}
 	out := map[string]any{"loggedIn": false}
-	if se != nil {
-		s.mu.Lock()
-		if se.login != nil {
-			out = map[string]any{"loggedIn": true, "login": se.login}
-		}
-		s.mu.Unlock()
+	if se != nil && se.Login != nil {
+		out = map[string]any{"loggedIn": true, "login": se.Login}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 // POST /api/logout: forget the session.
 func (s *server) logout(w http.ResponseWriter, r *http.Request, _ []byte) {
-	id, se := s.current(r)
-	if se != nil {
-		s.mu.Lock()
-		delete(s.sessions, id)
-		s.mu.Unlock()
+	if c, err := r.Cookie(s.cookie); err == nil && c.Value != "" {
+		if err := s.sessions.Delete(r.Context(), c.Value); err != nil {
+			// The cookie is cleared below anyway; the record expires.
+			s.cfg.Log.Warn("logout: session not deleted", "store", s.cfg.Store, "err", err)
+		}
 	}
 	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	writeJSON(w, http.StatusOK, map[string]bool{"loggedIn": false})
@@ -441,14 +476,34 @@ func (s *server) identity(w http.ResponseWriter, r *http.Request, body []byte) {
 		return
 	}
 	ans := identityAnswer{IdentityResult: res}
-	if _, se := s.current(r); se != nil {
-		s.mu.Lock()
-		if se.person != nil {
-			m := se.person.SSIN == res.Reading.Identity.NationalNumber
-			ans.MatchesLogin = &m
-		}
-		s.mu.Unlock()
+	_, se, err := s.current(r)
+	if err != nil {
+		s.storeFailed(w, err)
+		return
+	}
+	if se != nil && se.Person != nil {
+		m := se.Person.SSIN == res.Reading.Identity.NationalNumber
+		ans.MatchesLogin = &m
 	}
 	s.cfg.Log.Info("identity verified", "checks", len(res.Checks))
 	writeJSON(w, http.StatusOK, ans)
+}
+
+// GET /healthz: whether this instance can serve logins, for a load
+// balancer: 200 when its store answers, 503 (with the store's error) when
+// not. It reveals no session or personal data.
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{"status": "ok", "store": s.cfg.Store}
+	status := http.StatusOK
+	if s.cfg.Health != nil {
+		if err := s.cfg.Health(r.Context()); err != nil {
+			status = http.StatusServiceUnavailable
+			out["status"] = "unavailable"
+			out[s.cfg.Store] = "unavailable"
+			out["error"] = err.Error()
+		} else {
+			out[s.cfg.Store] = "ok"
+		}
+	}
+	writeJSON(w, status, out)
 }

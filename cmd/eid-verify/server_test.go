@@ -118,7 +118,7 @@ type env struct {
 	cookie *http.Cookie
 }
 
-func newEnv(t *testing.T, origin string) *env {
+func newEnv(t *testing.T, origin string, mods ...func(*config)) *env {
 	t.Helper()
 	c := loadCard(t, "citizen-1.8")
 	clock := &fakeClock{t: clock.Now()}
@@ -128,13 +128,17 @@ func newEnv(t *testing.T, origin string) *env {
 	inters.AddCert(c.p.PKI.CA)
 	store := &eidfile.TrustStore{}
 	store.Add(c.p.PKI.Root)
-	srv, err := newServer(config{
+	cfg := config{
 		Origin: origin, AgentURL: "ws://127.0.0.1:8877/ws",
 		Validator: &verify.Validator{Roots: roots, Intermediates: inters, Nonces: nonces, Now: clock.Now, OCSP: verify.OCSPConfig{Policy: verify.OCSPOff}},
 		Nonces:    nonces,
 		Bundles:   &verify.BundleVerifier{Trust: store},
 		Now:       clock.Now,
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	srv, err := newServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,8 +512,7 @@ func TestSessionExpiry(t *testing.T) {
 }
 
 func TestSessionLimit(t *testing.T) {
-	e := newEnv(t, testOrigin)
-	e.srv.cfg.MaxSessions = 2
+	e := newEnv(t, testOrigin, func(c *config) { c.MaxSessions = 2 })
 	e.nonce()
 	e.cookie = nil
 	e.nonce()
@@ -536,6 +539,10 @@ func TestOptions(t *testing.T) {
 		{[]string{"--origin", "https://verify.example", "--agent", "http://127.0.0.1:8877/ws"}, false},
 		{[]string{"--origin", "https://verify.example", "--tls-cert", "c.pem"}, false},
 		{[]string{"--origin", "https://verify.example", "extra"}, false},
+		{[]string{"--origin", "https://verify.example", "--redis", "redis://127.0.0.1:6379/0"}, true},
+		{[]string{"--origin", "https://verify.example", "--redis", "rediss://user:pw@redis.internal:6380/1"}, true},
+		{[]string{"--origin", "https://verify.example", "--redis", "http://127.0.0.1:6379"}, false},
+		{[]string{"--origin", "https://verify.example", "--redis", "redis://127.0.0.1:6379/x"}, false},
 	} {
 		_, err := parseOptions(tc.args, io.Discard)
 		if (err == nil) != tc.ok {
@@ -576,5 +583,33 @@ func TestRun(t *testing.T) {
 	}
 	if code := run(context.Background(), []string{}, &out, &errb, nil); code != exitUsage {
 		t.Fatalf("no origin: exit %d", code)
+	}
+}
+
+// The Redis URL comes from the environment when --redis is absent (a
+// password on a command line is visible to every local user), and a bad
+// one is reported without its password.
+func TestOptionsRedisEnv(t *testing.T) {
+	t.Setenv(envRedis, "redis://10.0.0.5:6379/3")
+	o, err := parseOptions([]string{"--origin", "https://verify.example"}, io.Discard)
+	if err != nil || o.redis != "redis://10.0.0.5:6379/3" {
+		t.Fatalf("%+v %v", o, err)
+	}
+	o, err = parseOptions([]string{"--origin", "https://verify.example", "--redis", "redis://other:6379/0"}, io.Discard)
+	if err != nil || o.redis != "redis://other:6379/0" {
+		t.Fatalf("the flag does not win over the environment: %+v %v", o, err)
+	}
+	t.Setenv(envRedis, "redis://u:hunter2@h:6379/nodb")
+	_, err = parseOptions([]string{"--origin", "https://verify.example"}, io.Discard)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad URL: %v", err)
+	}
+}
+
+func TestHealthMemory(t *testing.T) {
+	e := newEnv(t, testOrigin)
+	a := e.do("GET", "/healthz", nil, nil)
+	if a.status != 200 || a.body["status"] != "ok" || a.body["store"] != "memory" {
+		t.Fatalf("%d %s", a.status, a.raw)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -94,14 +95,23 @@ func New(c redis.UniversalClient, o Options) *Store {
 	return s
 }
 
-// NewClient parses a redis:// or rediss:// (TLS) URL, with user and
-// password if the server wants them (redis://user:pass@host:6379/0), and
-// returns a client tuned for a login service: short dial and read
-// timeouts (1 s) unless the URL sets them (?dial_timeout=, ?read_timeout=),
-// the context's deadline honoured, one retry on a broken connection (the
-// first command after a Redis restart finds its pooled connection dead),
-// and no optional handshakes that older servers refuse.
+// NewClient returns a client for url (see ClientOptions).
 func NewClient(url string) (*redis.Client, error) {
+	o, err := ClientOptions(url)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(o), nil
+}
+
+// ClientOptions parses a redis:// or rediss:// (TLS) URL, with user and
+// password if the server wants them (redis://user:pass@host:6379/0), into
+// options tuned for a login service: short dial and read timeouts (1 s)
+// unless the URL sets them (?dial_timeout=, ?read_timeout=), the
+// context's deadline honoured, one retry on a broken connection (the first
+// command after a Redis restart finds its pooled connection dead), and no
+// optional handshakes that older servers refuse.
+func ClientOptions(url string) (*redis.Options, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
@@ -122,7 +132,7 @@ func NewClient(url string) (*redis.Client, error) {
 	o.ContextTimeoutEnabled = true
 	o.DisableIdentity = true // CLIENT SETINFO: Redis 7.2+, not needed
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return redis.NewClient(o), nil
+	return o, nil
 }
 
 // UnavailableError is a Redis operation that failed: Redis down, too slow,
@@ -398,4 +408,15 @@ func (ss *Sessions) TakeChallenge(ctx context.Context, id string) (string, error
 		return "", unavailable("take challenge", err)
 	}
 	return v, nil
+}
+
+// SetLogger sends go-redis's own messages (failed dials while Redis is
+// down) to l at warning level instead of the standard logger. It is
+// process-wide, as go-redis's logger is.
+func SetLogger(l *slog.Logger) { redis.SetLogger(slogAdapter{l}) }
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Printf(ctx context.Context, format string, v ...interface{}) {
+	a.l.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "go-redis")
 }
