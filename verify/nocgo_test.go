@@ -12,6 +12,7 @@ import (
 // verify tokens and identity bundles on any platform, statically linked.
 var pureGo = []string{
 	"github.com/eid-agent/eid-agent/verify",
+	"github.com/eid-agent/eid-agent/verify/redisstore",
 	"github.com/eid-agent/eid-agent/card/eidfile",
 	"github.com/eid-agent/eid-agent/cmd/eid-verify",
 }
