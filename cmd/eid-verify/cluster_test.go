@@ -198,6 +198,7 @@ func (r *ocspResponder) hitsFor(h holder) int {
 // instance is one eid-verify started through run on 127.0.0.1:0.
 type instance struct {
 	url  string
+	pid  int // when it is a process of its own
 	stop func()
 	logs *syncBuffer // e2e_test.go
 }

@@ -296,31 +296,30 @@ func (s *server) start(w http.ResponseWriter, r *http.Request, old string, se *s
 	if err != nil {
 		return "", err
 	}
-	if old != "" {
-		if err := s.sessions.Delete(r.Context(), old); err != nil {
-			return "", err
-		}
-	}
 	id := randomID()
-	if err := s.sessions.Put(r.Context(), id, rec); err != nil {
+	if old != "" {
+		err = s.sessions.Rotate(r.Context(), old, id, rec)
+	} else {
+		err = s.sessions.Put(r.Context(), id, rec)
+	}
+	if err != nil {
 		return "", err
 	}
+	s.setCookie(w, id)
+	return id, nil
+}
+
+func (s *server) setCookie(w http.ResponseWriter, id string) {
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookie, Value: id, Path: "/", HttpOnly: true, Secure: s.secure,
 		SameSite: http.SameSiteStrictMode, MaxAge: int(s.cfg.SessionTTL / time.Second),
 	})
-	return id, nil
 }
 
 // POST /api/nonce: a fresh challenge for this session (a session is made
 // if there is none). Any earlier unused challenge of the session is
 // dropped: only the latest counts.
 func (s *server) nonce(w http.ResponseWriter, r *http.Request, _ []byte) {
-	id, se, err := s.current(r)
-	if err != nil {
-		s.storeFailed(w, err)
-		return
-	}
 	n, err := verify.NewNonce()
 	if err != nil {
 		s.fail(w, http.StatusInternalServerError, "INTERNAL", "issuing a nonce", err)
@@ -330,17 +329,24 @@ func (s *server) nonce(w http.ResponseWriter, r *http.Request, _ []byte) {
 		s.storeFailed(w, err)
 		return
 	}
-	if se == nil {
-		if id, err = s.start(w, r, "", &session{}); err != nil {
+	// The challenge outlives the nonce, so that a late answer is told
+	// NONCE_EXPIRED by the nonce store rather than "no challenge".
+	ttl := 2 * verify.DefaultNonceLifetime
+	bound := false
+	if c, err := r.Cookie(s.cookie); err == nil && c.Value != "" {
+		if bound, err = s.sessions.SetChallenge(r.Context(), c.Value, n, ttl); err != nil {
 			s.storeFailed(w, err)
 			return
 		}
 	}
-	// The challenge outlives the nonce, so that a late answer is told
-	// NONCE_EXPIRED by the nonce store rather than "no challenge".
-	if err := s.sessions.SetChallenge(r.Context(), id, n, 2*verify.DefaultNonceLifetime); err != nil {
-		s.storeFailed(w, err)
-		return
+	if !bound {
+		rec, _ := json.Marshal(&session{})
+		id := randomID()
+		if err := s.sessions.Create(r.Context(), id, rec, n, ttl); err != nil {
+			s.storeFailed(w, err)
+			return
+		}
+		s.setCookie(w, id)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"nonce": n, "expiresInSeconds": int(verify.DefaultNonceLifetime / time.Second)})
 }
@@ -373,21 +379,22 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, body []byte) {
 		s.fail(w, http.StatusBadRequest, "BAD_REQUEST", `want {"token": {...}}`, err)
 		return
 	}
-	id, se, err := s.current(r)
-	if err != nil {
-		s.storeFailed(w, err)
-		return
+	// The session and its challenge in one step; one attempt per
+	// challenge, whatever its outcome.
+	var rec []byte
+	var nonce string
+	c, err := r.Cookie(s.cookie)
+	if err == nil && c.Value != "" {
+		if rec, nonce, err = s.sessions.TakeChallenge(r.Context(), c.Value); err != nil {
+			s.storeFailed(w, err)
+			return
+		}
 	}
-	if se == nil {
+	if rec == nil {
 		s.fail(w, http.StatusUnauthorized, "NO_SESSION", "no session: ask for a nonce first", nil)
 		return
 	}
-	// One attempt per challenge, whatever its outcome.
-	nonce, err := s.sessions.TakeChallenge(r.Context(), id)
-	if err != nil {
-		s.storeFailed(w, err)
-		return
-	}
+	id := c.Value
 	if nonce == "" {
 		s.fail(w, http.StatusBadRequest, "NONCE_UNKNOWN", "no challenge pending for this session", verify.ErrNonceUnknown)
 		return

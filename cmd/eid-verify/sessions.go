@@ -19,12 +19,18 @@ type sessionStore interface {
 	Put(ctx context.Context, id string, record []byte) error
 	// Delete forgets the session and its challenge.
 	Delete(ctx context.Context, id string) error
-	// SetChallenge makes nonce the pending challenge (only the latest
-	// counts) for ttl.
-	SetChallenge(ctx context.Context, id, nonce string, ttl time.Duration) error
-	// TakeChallenge returns the pending challenge and forgets it in the
-	// same step ("" when none): one login attempt per challenge.
-	TakeChallenge(ctx context.Context, id string) (string, error)
+	// SetChallenge makes nonce the pending challenge of a live session
+	// (only the latest counts) for ttl and renews the session; false when
+	// there is no such session.
+	SetChallenge(ctx context.Context, id, nonce string, ttl time.Duration) (bool, error)
+	// Create starts a session with record and a pending challenge.
+	Create(ctx context.Context, id string, record []byte, nonce string, ttl time.Duration) error
+	// TakeChallenge returns the session's record (nil when there is no
+	// live session) and its pending challenge ("" when none), forgetting
+	// the challenge in the same step: one login attempt per challenge.
+	TakeChallenge(ctx context.Context, id string) ([]byte, string, error)
+	// Rotate replaces session old by a new session id with record.
+	Rotate(ctx context.Context, old, id string, record []byte) error
 }
 
 // errTooManySessions: memSessions is full of live sessions.
@@ -104,30 +110,46 @@ func (s *memSessions) Delete(_ context.Context, id string) error {
 	return nil
 }
 
-func (s *memSessions) SetChallenge(_ context.Context, id, nonce string, ttl time.Duration) error {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if se := s.live(id, now); se != nil {
-		se.challenge, se.chExpires = nonce, now.Add(ttl)
-	}
-	return nil
-}
-
-func (s *memSessions) TakeChallenge(_ context.Context, id string) (string, error) {
+func (s *memSessions) SetChallenge(_ context.Context, id, nonce string, ttl time.Duration) (bool, error) {
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	se := s.live(id, now)
 	if se == nil {
-		return "", nil
+		return false, nil
 	}
+	se.expires = now.Add(s.ttl)
+	se.challenge, se.chExpires = nonce, now.Add(ttl)
+	return true, nil
+}
+
+func (s *memSessions) Create(ctx context.Context, id string, record []byte, nonce string, ttl time.Duration) error {
+	if err := s.Put(ctx, id, record); err != nil {
+		return err
+	}
+	_, err := s.SetChallenge(ctx, id, nonce, ttl)
+	return err
+}
+
+func (s *memSessions) TakeChallenge(_ context.Context, id string) ([]byte, string, error) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	se := s.live(id, now)
+	if se == nil {
+		return nil, "", nil
+	}
+	se.expires = now.Add(s.ttl)
 	n := se.challenge
 	se.challenge = ""
 	if now.After(se.chExpires) {
-		// Past its lifetime the nonce store says "expired" anyway; the
-		// challenge goes with it, as a Redis key's TTL would.
-		return "", nil
+		// Gone, as a Redis key past its TTL.
+		return se.record, "", nil
 	}
-	return n, nil
+	return se.record, n, nil
+}
+
+func (s *memSessions) Rotate(ctx context.Context, old, id string, record []byte) error {
+	s.Delete(ctx, old)
+	return s.Put(ctx, id, record)
 }

@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -71,6 +72,7 @@ type Store struct {
 	now      func() time.Time
 	lifetime time.Duration
 	grace    time.Duration
+	local    localOCSP
 }
 
 // New returns a Store over c (NewClient makes one with suitable timeouts;
@@ -287,6 +289,12 @@ func (n *Nonces) TakeContext(ctx context.Context, nonce string) error {
 // caller's clock is before nextUpdate (by the caller's clock): never past
 // it, whichever clock is ahead.
 //
+// Answers this instance has seen (fetched, or read from Redis) are also
+// kept in its memory until the same nextUpdate, so a busy instance does
+// not ask Redis at every login about the same certificates: a good answer
+// is the responder's statement until nextUpdate, wherever it is kept.
+// Redis still spares the responder one question per instance.
+//
 // What is stored is the verdict, not the signed response: whoever can
 // write to this Redis can mark a certificate good (as they could re-arm a
 // used nonce), so Redis is part of the service's trust boundary
@@ -297,6 +305,9 @@ func (c *OCSPCache) key(k [32]byte) string { return c.s.prefix + "ocsp:" + hex.E
 
 // Good implements verify.OCSPCache.
 func (c *OCSPCache) Good(ctx context.Context, key [32]byte, now time.Time) (bool, error) {
+	if c.s.local.good(key, now) {
+		return true, nil
+	}
 	ctx, cancel := c.s.ctx(ctx)
 	defer cancel()
 	v, err := c.s.c.Get(ctx, c.key(key)).Result()
@@ -306,11 +317,16 @@ func (c *OCSPCache) Good(ctx context.Context, key [32]byte, now time.Time) (bool
 	if err != nil {
 		return false, unavailable("read OCSP cache", err)
 	}
-	until, err := strconv.ParseInt(v, 10, 64)
+	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		return false, nil // not ours: a miss
 	}
-	return now.Before(time.Unix(0, until)), nil
+	until := time.Unix(0, n)
+	if !now.Before(until) {
+		return false, nil
+	}
+	c.s.local.put(key, until, now)
+	return true, nil
 }
 
 // PutGood implements verify.OCSPCache.
@@ -321,10 +337,46 @@ func (c *OCSPCache) PutGood(ctx context.Context, key [32]byte, nextUpdate, now t
 	}
 	ctx, cancel := c.s.ctx(ctx)
 	defer cancel()
+	c.s.local.put(key, nextUpdate, now)
 	if err := c.s.c.Set(ctx, c.key(key), strconv.FormatInt(nextUpdate.UnixNano(), 10), ttl).Err(); err != nil {
 		return unavailable("write OCSP cache", err)
 	}
 	return nil
+}
+
+// maxLocalOCSP bounds the in-memory copy (as verify's own cache is).
+const maxLocalOCSP = 10000
+
+// localOCSP is the instance's copy of good answers: key -> nextUpdate.
+type localOCSP struct {
+	mu sync.Mutex
+	m  map[[32]byte]time.Time
+}
+
+func (l *localOCSP) good(key [32]byte, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	until, ok := l.m[key]
+	return ok && now.Before(until)
+}
+
+func (l *localOCSP) put(key [32]byte, until, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = map[[32]byte]time.Time{}
+	}
+	if len(l.m) >= maxLocalOCSP {
+		for k, u := range l.m {
+			if !now.Before(u) {
+				delete(l.m, k)
+			}
+		}
+		if len(l.m) >= maxLocalOCSP {
+			return
+		}
+	}
+	l.m[key] = until
 }
 
 // Sessions keeps opaque session records and each session's pending login
@@ -381,33 +433,99 @@ func (ss *Sessions) Delete(ctx context.Context, id string) error {
 	return nil
 }
 
-// SetChallenge makes nonce the session's pending challenge for ttl,
-// replacing an earlier one: only the latest challenge counts.
-func (ss *Sessions) SetChallenge(ctx context.Context, id, nonce string, ttl time.Duration) error {
-	_, ch := ss.keys(id)
+// challengeScript renews the session and sets its challenge; 0 when
+// there is no session.
+var challengeScript = redis.NewScript(`
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
+// SetChallenge makes nonce the pending challenge of a live session for
+// ttl, replacing an earlier one (only the latest challenge counts), and
+// renews the session; false when there is no such session. One round trip.
+func (ss *Sessions) SetChallenge(ctx context.Context, id, nonce string, ttl time.Duration) (bool, error) {
+	rec, ch := ss.keys(id)
 	ctx, cancel := ss.s.ctx(ctx)
 	defer cancel()
-	if err := ss.s.c.Set(ctx, ch, nonce, max(ttl, time.Millisecond)).Err(); err != nil {
-		return unavailable("set challenge", err)
+	n, err := challengeScript.Run(ctx, ss.s.c, []string{rec, ch}, ss.ttl.Milliseconds(), nonce, max(ttl, time.Millisecond).Milliseconds()).Int()
+	if err != nil {
+		return false, unavailable("set challenge", err)
+	}
+	return n == 1, nil
+}
+
+// Create starts a session with its record and a pending challenge valid
+// for ttl, in one round trip.
+func (ss *Sessions) Create(ctx context.Context, id string, record []byte, nonce string, ttl time.Duration) error {
+	rec, ch := ss.keys(id)
+	ctx, cancel := ss.s.ctx(ctx)
+	defer cancel()
+	_, err := ss.s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, rec, record, ss.ttl)
+		p.Set(ctx, ch, nonce, max(ttl, time.Millisecond))
+		return nil
+	})
+	if err != nil {
+		return unavailable("create session", err)
 	}
 	return nil
 }
 
-// TakeChallenge returns the session's pending challenge and forgets it in
-// the same step (GETDEL), "" when there is none: of concurrent logins of
-// one session, one gets the challenge.
-func (ss *Sessions) TakeChallenge(ctx context.Context, id string) (string, error) {
-	_, ch := ss.keys(id)
+// claimScript: the session's record (its lifetime renewed) and its
+// pending challenge, which it deletes; nil when there is no session.
+var claimScript = redis.NewScript(`
+local rec = redis.call('GET', KEYS[1])
+if not rec then return false end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local ch = redis.call('GET', KEYS[2])
+if ch then redis.call('DEL', KEYS[2]) end
+return {rec, ch or ''}
+`)
+
+// TakeChallenge returns the session's record (nil when there is no live
+// session) and its pending challenge ("" when none), forgetting the
+// challenge and renewing the session in the same step: of concurrent
+// logins of one session, one gets the challenge. One round trip.
+func (ss *Sessions) TakeChallenge(ctx context.Context, id string) ([]byte, string, error) {
+	rec, ch := ss.keys(id)
 	ctx, cancel := ss.s.ctx(ctx)
 	defer cancel()
-	v, err := ss.s.c.GetDel(ctx, ch).Result()
+	v, err := claimScript.Run(ctx, ss.s.c, []string{rec, ch}, ss.ttl.Milliseconds()).Slice()
 	if errors.Is(err, redis.Nil) {
-		return "", nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return "", unavailable("take challenge", err)
+		return nil, "", unavailable("take challenge", err)
 	}
-	return v, nil
+	if len(v) != 2 {
+		return nil, "", unavailable("take challenge", fmt.Errorf("unexpected reply %v", v))
+	}
+	r, _ := v[0].(string)
+	c, _ := v[1].(string)
+	return []byte(r), c, nil
+}
+
+// Rotate replaces session old by a new one with the given ID and record
+// (a new session ID at login: an ID planted before login is then worth
+// nothing), in one round trip.
+func (ss *Sessions) Rotate(ctx context.Context, old, id string, record []byte) error {
+	oldRec, oldCh := ss.keys(old)
+	rec, _ := ss.keys(id)
+	ctx, cancel := ss.s.ctx(ctx)
+	defer cancel()
+	// A pipeline, not a transaction: the two sessions may live in
+	// different cluster slots. Should the write fail after the delete,
+	// the user logs in again.
+	_, err := ss.s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Del(ctx, oldRec, oldCh)
+		p.Set(ctx, rec, record, ss.ttl)
+		return nil
+	})
+	if err != nil {
+		return unavailable("rotate session", err)
+	}
+	return nil
 }
 
 // SetLogger sends go-redis's own messages (failed dials while Redis is

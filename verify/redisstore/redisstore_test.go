@@ -219,6 +219,19 @@ func TestOCSPCache(t *testing.T) {
 	if ttl := c.PTTL(ctx, keys[0]).Val(); ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("TTL %s, want up to one hour", ttl)
 	}
+	// b keeps what it read in memory until the same nextUpdate: with the
+	// Redis entry gone it still answers, and never past nextUpdate.
+	c.Del(ctx, keys[0])
+	if ok, _ := b.Good(ctx, k1, now.Add(time.Minute)); !ok {
+		t.Fatal("the instance's copy was not kept")
+	}
+	if ok, _ := b.Good(ctx, k1, now.Add(time.Hour)); ok {
+		t.Fatal("the instance's copy outlived nextUpdate")
+	}
+	fresh := redisstore.New(c, redisstore.Options{}).OCSPCache()
+	if ok, _ := fresh.Good(ctx, k1, now); ok {
+		t.Fatal("a new instance found an entry Redis no longer has")
+	}
 }
 
 func TestSessions(t *testing.T) {
@@ -254,8 +267,15 @@ func TestSessions(t *testing.T) {
 	// The challenge: only the latest counts, and of 100 concurrent takers
 	// on two instances one gets it.
 	a.SetChallenge(ctx, id, "first", time.Minute)
-	if err := a.SetChallenge(ctx, id, "second", time.Minute); err != nil {
-		t.Fatal(err)
+	if ok, err := a.SetChallenge(ctx, id, "second", time.Minute); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	// No challenge without a session.
+	if ok, err := a.SetChallenge(ctx, "no-such-session", "x", time.Minute); ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if n := len(c.Keys(ctx, "*challenge:*").Val()); n != 1 {
+		t.Fatalf("%d challenge keys, want 1", n)
 	}
 	var got atomic.Int32
 	var wg sync.WaitGroup
@@ -267,9 +287,9 @@ func TestSessions(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, err := s.TakeChallenge(ctx, id)
-			if err != nil {
-				t.Error(err)
+			rec, v, err := s.TakeChallenge(ctx, id)
+			if err != nil || string(rec) != `{"x":1}` {
+				t.Error(rec, err)
 			}
 			if v != "" {
 				if v != "second" {
@@ -283,14 +303,56 @@ func TestSessions(t *testing.T) {
 	if got.Load() != 1 {
 		t.Fatalf("%d takers got the challenge", got.Load())
 	}
+	// TakeChallenge renews the session too.
+	c.PExpire(ctx, rec, time.Minute)
+	if r, v, err := b.TakeChallenge(ctx, id); r == nil || v != "" || err != nil {
+		t.Fatalf("no challenge: %q %q %v", r, v, err)
+	}
+	if ttl := c.PTTL(ctx, rec).Val(); ttl <= 59*time.Minute {
+		t.Fatalf("TTL %s after TakeChallenge, want renewed to one hour", ttl)
+	}
+	// No session: nothing, whatever challenge key exists.
+	if r, v, err := b.TakeChallenge(ctx, "no-such-session"); r != nil || v != "" || err != nil {
+		t.Fatalf("unknown session: %q %q %v", r, v, err)
+	}
+
+	// Rotate: the old session and its challenge go, the new one is there.
 	a.SetChallenge(ctx, id, "third", time.Minute)
-	if err := b.Delete(ctx, id); err != nil {
+	const id2 = "new-cookie-value"
+	if err := b.Rotate(ctx, id, id2, []byte(`{"y":2}`)); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := a.Get(ctx, id); r != nil {
+		t.Fatal("old session outlived Rotate")
+	}
+	if r, _ := a.Get(ctx, id2); string(r) != `{"y":2}` {
+		t.Fatalf("new session %q", r)
+	}
+	if err := a.Put(ctx, id, []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, v, _ := a.TakeChallenge(ctx, id); v != "" {
+		t.Fatal("challenge outlived Rotate")
+	}
+
+	// Create: a session and its challenge at once.
+	const id3 = "third-cookie"
+	if err := a.Create(ctx, id3, []byte(`{"z":3}`), "fifth", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if r, v, err := b.TakeChallenge(ctx, id3); string(r) != `{"z":3}` || v != "fifth" || err != nil {
+		t.Fatalf("created session: %q %q %v", r, v, err)
+	}
+
+	a.SetChallenge(ctx, id2, "fourth", time.Minute)
+	if err := b.Delete(ctx, id2); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := a.Get(ctx, id2); r != nil {
 		t.Fatal("session outlived Delete")
 	}
-	if v, _ := a.TakeChallenge(ctx, id); v != "" {
+	a.Put(ctx, id2, []byte(`{}`))
+	if _, v, _ := a.TakeChallenge(ctx, id2); v != "" {
 		t.Fatal("challenge outlived Delete")
 	}
 }
@@ -331,7 +393,12 @@ func TestRedisDown(t *testing.T) {
 	_, err = sess.Get(ctx, "s")
 	unavailable(t, "session read", err)
 	unavailable(t, "session write", sess.Put(ctx, "s", []byte("{}")))
-	unavailable(t, "challenge", sess.SetChallenge(ctx, "s", "n", time.Minute))
+	_, err = sess.SetChallenge(ctx, "s", "n", time.Minute)
+	unavailable(t, "challenge", err)
+	unavailable(t, "create", sess.Create(ctx, "s", []byte("{}"), "n", time.Minute))
+	_, _, err = sess.TakeChallenge(ctx, "s")
+	unavailable(t, "take challenge", err)
+	unavailable(t, "rotate", sess.Rotate(ctx, "s", "t", []byte("{}")))
 
 	srv.Restart()
 	waitUp(t, st)
