@@ -200,22 +200,25 @@ type instance struct {
 	url  string
 	pid  int // when it is a process of its own
 	stop func()
-	logs *syncBuffer // e2e_test.go
+	logs *syncBuffer // stderr; syncBuffer is in e2e_test.go
+	out  *syncBuffer // stdout
 }
 
 // startInstance runs eid-verify with OCSP required against p's responder,
-// keeping its state in Redis at redisURL ("" for in memory).
-func startInstance(t testing.TB, p *clusterPKI, redisURL string) *instance {
+// keeping its state in Redis at redisURL ("" for in memory), with extra
+// arguments.
+func startInstance(t testing.TB, p *clusterPKI, redisURL string, extra ...string) *instance {
 	t.Helper()
 	args := []string{"--listen", "127.0.0.1:0", "--origin", clusterOrigin, "--ocsp", "required", "--trust-root", p.rootsFile}
 	if redisURL != "" {
 		args = append(args, "--redis", redisURL)
 	}
+	args = append(args, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	done := make(chan int, 1)
-	in := &instance{logs: &syncBuffer{}}
-	go func() { done <- run(ctx, args, io.Discard, in.logs, func(a string) { addrc <- a }) }()
+	in := &instance{logs: &syncBuffer{}, out: &syncBuffer{}}
+	go func() { done <- run(ctx, args, in.out, in.logs, func(a string) { addrc <- a }) }()
 	select {
 	case a := <-addrc:
 		in.url = "http://" + a

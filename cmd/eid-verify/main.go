@@ -8,7 +8,7 @@
 //	eid-verify --listen 127.0.0.1:8443 --origin https://verify.example \
 //	    --tls-cert cert.pem --tls-key key.pem --trust-root belgium.pem \
 //	    [--ocsp required|best-effort|off] [--agent ws://127.0.0.1:8877/ws] \
-//	    [--redis redis://host:6379/0]
+//	    [--redis redis://host:6379/0 [--redis-ca ca.pem]]
 //
 // With --redis (or EID_VERIFY_REDIS) sessions, nonces and OCSP answers
 // live in Redis (verify/redisstore) and the instance keeps no state of its
@@ -66,6 +66,7 @@ type options struct {
 	ocsp                  verify.OCSPPolicy
 	clientJS              string
 	redis                 string // URL; "" keeps the state in memory
+	redisCA               *x509.CertPool
 }
 
 // envRedis names the environment variable that sets --redis (the URL may
@@ -85,6 +86,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	fs.Var(&roots, "trust-root", "trust the certificates of `FILE` (PEM or DER, repeatable): self-signed ones as roots, the others as intermediate CAs (Citizen CA)")
 	fs.StringVar(&o.clientJS, "client-js", "", "serve this `FILE` as /eid-agent.js instead of the built-in client (web/eid-agent.js)")
+	redisCA := fs.String("redis-ca", "", "PEM `FILE` of the CA certificates that sign Redis's TLS certificate (rediss://), instead of the system's")
 	fs.StringVar(&o.redis, "redis", os.Getenv(envRedis), "keep sessions, nonces and OCSP answers in Redis at `URL` (redis://[user:pass@]host:6379/0, rediss:// for TLS), so that several instances serve one origin; default $"+envRedis)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -118,10 +120,23 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
 	}
+	if *redisCA != "" {
+		if o.redis == "" {
+			return nil, errors.New("--redis-ca goes with --redis (or " + envRedis + ")")
+		}
+		pem, err := os.ReadFile(*redisCA)
+		if err != nil {
+			return nil, fmt.Errorf("--redis-ca: %w", err)
+		}
+		o.redisCA = x509.NewCertPool()
+		if !o.redisCA.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--redis-ca %s: no PEM certificate", *redisCA)
+		}
+	}
 	if o.redis != "" {
-		if _, err := redisstore.ClientOptions(o.redis); err != nil {
+		if _, err := redisstore.ClientOptions(o.redis, o.redisCA); err != nil {
 			// The parser's message may quote the URL: show it redacted.
-			return nil, fmt.Errorf("--redis %s: not a redis:// or rediss:// URL", redactURL(o.redis))
+			return nil, fmt.Errorf("--redis %s: %s", redactURL(o.redis), strings.ReplaceAll(err.Error(), o.redis, redactURL(o.redis)))
 		}
 	}
 	return o, nil
@@ -189,7 +204,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	var ocspCache verify.OCSPCache
 	if o.redis != "" {
-		client, err := redisstore.NewClient(o.redis)
+		client, err := redisstore.NewClient(o.redis, o.redisCA)
 		if err != nil {
 			fmt.Fprintln(stderr, "eid-verify: --redis:", err)
 			return exitUsage

@@ -312,7 +312,7 @@ func TestValidatorsShareNonces(t *testing.T) {
 	var vs []*verify.Validator
 	var first *redisstore.Nonces
 	for range 2 {
-		c, err := redisstore.NewClient(rd.URL())
+		c, err := redisstore.NewClient(rd.URL(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -349,5 +349,35 @@ func TestValidatorsShareNonces(t *testing.T) {
 	wg.Wait()
 	if ok.Load() != 1 || replayed.Load() != 99 {
 		t.Fatalf("%d accepted, %d replays refused", ok.Load(), replayed.Load())
+	}
+}
+
+// TestRedisTLS: the instances reach Redis over TLS (rediss://, a private
+// CA given with --redis-ca) with a password, which appears in no output.
+func TestRedisTLS(t *testing.T) {
+	const pw = "pw-d2a9c1e7"
+	rd := redistest.StartWith(t, redistest.Options{TLS: true, Password: pw})
+	p := newClusterPKI(t)
+	a := startInstance(t, p, rd.URL(), "--redis-ca", rd.CAFile())
+	b := startInstance(t, p, rd.URL(), "--redis-ca", rd.CAFile())
+	br := newBrowser(t)
+	if r := br.login(b.url, p.ec.token(t, br.nonce(a.url))); r.status != 200 {
+		t.Fatalf("login over TLS: %d %s", r.status, r.raw)
+	}
+	if !br.loggedIn(a.url) {
+		t.Fatal("session not shared over TLS")
+	}
+	// Without the CA the instance cannot trust Redis: unhealthy, no login.
+	c := startInstance(t, p, rd.URL())
+	if h := newBrowser(t).do("GET", c.url, "/healthz", nil); h.status != 503 || !strings.Contains(h.body["error"].(string), "certificate") {
+		t.Fatalf("health without the CA: %d %s", h.status, h.raw)
+	}
+	if r := newBrowser(t).do("POST", c.url, "/api/nonce", map[string]any{}); r.status != 503 || r.code() != "STORE_UNAVAILABLE" {
+		t.Fatalf("nonce without the CA: %d %s", r.status, r.raw)
+	}
+	for _, in := range []*instance{a, b, c} {
+		if out := in.out.String() + in.logs.String(); strings.Contains(out, pw) || !strings.Contains(in.out.String(), "rediss://:xxxxx@") {
+			t.Fatalf("output shows the password or no redacted URL:\n%s", out)
+		}
 	}
 }

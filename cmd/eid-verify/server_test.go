@@ -543,6 +543,10 @@ func TestOptions(t *testing.T) {
 		{[]string{"--origin", "https://verify.example", "--redis", "rediss://user:pw@redis.internal:6380/1"}, true},
 		{[]string{"--origin", "https://verify.example", "--redis", "http://127.0.0.1:6379"}, false},
 		{[]string{"--origin", "https://verify.example", "--redis", "redis://127.0.0.1:6379/x"}, false},
+		{[]string{"--origin", "https://verify.example", "--redis", "rediss://127.0.0.1:6379/0?skip_verify=true"}, false},
+		{[]string{"--origin", "https://verify.example", "--redis-ca", "testdata/none.pem"}, false},
+		{[]string{"--origin", "https://verify.example", "--redis", "rediss://127.0.0.1:6379/0", "--redis-ca", "/nonexistent.pem"}, false},
+		{[]string{"--origin", "https://verify.example", "--redis", "rediss://127.0.0.1:6379/0", "--redis-ca", "server_test.go"}, false},
 	} {
 		_, err := parseOptions(tc.args, io.Discard)
 		if (err == nil) != tc.ok {

@@ -21,6 +21,7 @@ package redisstore
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -98,8 +99,8 @@ func New(c redis.UniversalClient, o Options) *Store {
 }
 
 // NewClient returns a client for url (see ClientOptions).
-func NewClient(url string) (*redis.Client, error) {
-	o, err := ClientOptions(url)
+func NewClient(url string, rootCAs *x509.CertPool) (*redis.Client, error) {
+	o, err := ClientOptions(url, rootCAs)
 	if err != nil {
 		return nil, err
 	}
@@ -112,11 +113,23 @@ func NewClient(url string) (*redis.Client, error) {
 // unless the URL sets them (?dial_timeout=, ?read_timeout=), the
 // context's deadline honoured, one retry on a broken connection (the first
 // command after a Redis restart finds its pooled connection dead), and no
-// optional handshakes that older servers refuse.
-func ClientOptions(url string) (*redis.Options, error) {
+// optional handshakes that older servers refuse. rootCAs, when not nil,
+// are the CAs that may sign a rediss:// server's certificate instead of
+// the system's (a private CA).
+func ClientOptions(url string, rootCAs *x509.CertPool) (*redis.Options, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	if rootCAs != nil {
+		if o.TLSConfig == nil {
+			return nil, errors.New("redisstore: CA certificates given for a URL without TLS (want rediss://)")
+		}
+		o.TLSConfig.RootCAs = rootCAs
+	}
+	if o.TLSConfig != nil && o.TLSConfig.InsecureSkipVerify {
+		// Redis holds the nonces: a man in the middle could re-arm them.
+		return nil, errors.New("redisstore: skip_verify is refused: Redis's certificate must be verified (give its CA instead)")
 	}
 	if o.DialTimeout == 0 {
 		o.DialTimeout = time.Second

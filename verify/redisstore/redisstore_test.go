@@ -2,7 +2,9 @@ package redisstore_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +33,7 @@ func (c *fakeClock) Add(d time.Duration) {
 // client is one "instance": its own client and connection pool.
 func client(t testing.TB, srv *redistest.Server) *redis.Client {
 	t.Helper()
-	c, err := redisstore.NewClient(srv.URL())
+	c, err := redisstore.NewClient(srv.URL(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -481,7 +483,7 @@ func TestNewClient(t *testing.T) {
 		{"http://127.0.0.1:6379", false, false},
 		{"redis://127.0.0.1:6379/notadb", false, false},
 	} {
-		c, err := redisstore.NewClient(tc.url)
+		c, err := redisstore.NewClient(tc.url, nil)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s: %v", tc.url, err)
 			continue
@@ -497,5 +499,59 @@ func TestNewClient(t *testing.T) {
 			t.Errorf("dial_timeout from the URL ignored: %s", o.DialTimeout)
 		}
 		c.Close()
+	}
+}
+
+// TestTLSAndPassword: rediss:// with the test CA and the password works;
+// without the CA (system roots), with a wrong password, or in clear text
+// to the TLS port, every operation is refused with the typed error.
+func TestTLSAndPassword(t *testing.T) {
+	srv := redistest.StartWith(t, redistest.Options{TLS: true, Password: "s3cret-pw"})
+	pem, err := os.ReadFile(srv.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	good, err := redisstore.NewClient(srv.URL(), pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good.Close()
+	st := redisstore.New(good, redisstore.Options{})
+	n, err := st.Nonces().Issue(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Nonces().Take(n); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name string
+		url  string
+		ca   *x509.CertPool
+	}{
+		{"system roots", srv.URL(), nil},
+		{"wrong password", strings.Replace(srv.URL(), "s3cret-pw", "guess", 1), pool},
+		{"no password", strings.Replace(srv.URL(), ":s3cret-pw@", "", 1), pool},
+		{"clear text", strings.Replace(srv.URL(), "rediss://", "redis://", 1), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := redisstore.NewClient(tc.url, tc.ca)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			unavailable(t, tc.name, redisstore.New(c, redisstore.Options{Timeout: 500 * time.Millisecond}).Nonces().Put(n+"x", time.Now().Add(time.Minute)))
+		})
+	}
+	// A CA for a URL without TLS, or turning verification off, is refused
+	// up front.
+	if _, err := redisstore.NewClient("redis://127.0.0.1:6379/0", pool); err == nil {
+		t.Fatal("CA accepted for redis://")
+	}
+	if _, err := redisstore.NewClient("rediss://127.0.0.1:6379/0?skip_verify=true", nil); err == nil {
+		t.Fatal("skip_verify accepted")
 	}
 }

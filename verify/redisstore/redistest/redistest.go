@@ -10,9 +10,18 @@ package redistest
 
 import (
 	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,8 +38,18 @@ type Server struct {
 	bin  string
 	port int
 	dir  string
+	opts Options
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has been waited for
+}
+
+// Options of StartWith.
+type Options struct {
+	// TLS serves only TLS (rediss://), with a certificate for 127.0.0.1
+	// from a CA made for the test (CAFile).
+	TLS bool
+	// Password is required of clients (requirepass), and put in URL.
+	Password string
 }
 
 // Binary returns the path of redis-server, or "" when it is not installed.
@@ -63,7 +82,18 @@ func Require(t testing.TB) string {
 // Start runs a new redis-server and stops it when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Require(t), dir: t.TempDir()}
+	return StartWith(t, Options{})
+}
+
+// StartWith is Start with TLS or a password.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Require(t), dir: t.TempDir(), opts: o}
+	if o.TLS {
+		if err := writeTLSFiles(s.dir); err != nil {
+			t.Fatalf("redistest: %v", err)
+		}
+	}
 	var err error
 	// Another process may take the free port between our check and
 	// redis-server's bind: try a few.
@@ -94,8 +124,21 @@ func freePort() (int, error) {
 // Addr is host:port.
 func (s *Server) Addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
 
-// URL is the redis:// URL of database 0.
-func (s *Server) URL() string { return "redis://" + s.Addr() + "/0" }
+// URL is the URL of database 0: redis://, or rediss:// with TLS, with the
+// password if there is one.
+func (s *Server) URL() string {
+	scheme, auth := "redis://", ""
+	if s.opts.TLS {
+		scheme = "rediss://"
+	}
+	if s.opts.Password != "" {
+		auth = ":" + s.opts.Password + "@"
+	}
+	return scheme + auth + s.Addr() + "/0"
+}
+
+// CAFile is the PEM file of the CA that signed the TLS certificate.
+func (s *Server) CAFile() string { return filepath.Join(s.dir, "ca.pem") }
 
 // Dir is the server's data and log directory.
 func (s *Server) Dir() string { return s.dir }
@@ -110,8 +153,18 @@ func (s *Server) PID() int {
 
 func (s *Server) start() error {
 	log := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.port),
+	listen := []string{"--port", strconv.Itoa(s.port)}
+	if s.opts.TLS {
+		listen = []string{"--port", "0", "--tls-port", strconv.Itoa(s.port),
+			"--tls-cert-file", filepath.Join(s.dir, "server.pem"),
+			"--tls-key-file", filepath.Join(s.dir, "server.key"),
+			"--tls-ca-cert-file", s.CAFile(),
+			"--tls-auth-clients", "no"}
+	}
+	if s.opts.Password != "" {
+		listen = append(listen, "--requirepass", s.opts.Password)
+	}
+	cmd := exec.Command(s.bin, append(listen,
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--logfile", log,
@@ -119,7 +172,7 @@ func (s *Server) start() error {
 		"--save", "", // no snapshots: a restart starts empty, like a lost server
 		"--appendonly", "no",
 		"--protected-mode", "yes",
-	)
+	)...)
 	// Its own process group: a ^C to the test does not reach it first,
 	// and Stop signals exactly this PID.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -138,7 +191,7 @@ func (s *Server) start() error {
 			return fmt.Errorf("redis-server on port %d exited at start: %s", s.port, lastLines(string(b), 5))
 		default:
 		}
-		if ping(s.Addr()) == nil {
+		if s.ping() == nil {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -149,9 +202,23 @@ func (s *Server) start() error {
 	}
 }
 
-// ping sends a RESP PING on a fresh connection.
-func ping(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+// ping sends a RESP PING on a fresh connection (an error answer, such as
+// NOAUTH, also shows the server is up).
+func (s *Server) ping() error {
+	var c net.Conn
+	var err error
+	d := &net.Dialer{Timeout: time.Second}
+	if s.opts.TLS {
+		pool := x509.NewCertPool()
+		ca, rerr := os.ReadFile(s.CAFile())
+		if rerr != nil {
+			return rerr
+		}
+		pool.AppendCertsFromPEM(ca)
+		c, err = tls.DialWithDialer(d, "tcp", s.Addr(), &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})
+	} else {
+		c, err = d.Dial("tcp", s.Addr())
+	}
 	if err != nil {
 		return err
 	}
@@ -164,7 +231,7 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if strings.TrimSpace(line) != "+PONG" {
+	if l := strings.TrimSpace(line); l != "+PONG" && !strings.HasPrefix(l, "-NOAUTH") {
 		return errors.New("unexpected answer " + strings.TrimSpace(line))
 	}
 	return nil
@@ -224,4 +291,52 @@ func (s *Server) Resume() {
 	if s.cmd != nil {
 		s.cmd.Process.Signal(syscall.SIGCONT)
 	}
+}
+
+// writeTLSFiles makes a CA and a certificate for 127.0.0.1 signed by it
+// (ca.pem, server.pem, server.key in dir).
+func writeTLSFiles(dir string) error {
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redistest CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
+	if err != nil {
+		return err
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{netip.MustParseAddr("127.0.0.1").AsSlice()},
+		KeyUsage:    x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, srvKey.Public(), caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		return err
+	}
+	for name, b := range map[string]*pem.Block{
+		"ca.pem":     {Type: "CERTIFICATE", Bytes: caDER},
+		"server.pem": {Type: "CERTIFICATE", Bytes: srvDER},
+		"server.key": {Type: "EC PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(b), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }
