@@ -32,6 +32,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/eid-agent/eid-agent/bridge/webeid"
+	"github.com/eid-agent/eid-agent/internal/clock"
 	"github.com/eid-agent/eid-agent/verify"
 )
 
@@ -94,7 +95,7 @@ func newClusterPKI(t testing.TB) *clusterPKI {
 		}
 	})
 	p := &clusterPKI{resp: newOCSPResponder(t)}
-	now := time.Now()
+	now := clock.Now()
 	serial := int64(100)
 	mk := func(tmpl, parent *x509.Certificate, pub crypto.PublicKey) *x509.Certificate {
 		serial++
@@ -173,7 +174,7 @@ func newOCSPResponder(t testing.TB) *ocspResponder {
 		r.mu.Lock()
 		r.hits[q.SerialNumber.String()]++
 		r.mu.Unlock()
-		now := time.Now()
+		now := clock.Now()
 		der, err := ocsp.CreateResponse(r.ca, r.ca, ocsp.Response{
 			Status: ocsp.Good, SerialNumber: q.SerialNumber, IssuerHash: crypto.SHA256,
 			ThisUpdate: now.Add(-time.Minute), NextUpdate: now.Add(time.Hour),

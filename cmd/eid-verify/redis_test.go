@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
 	"github.com/eid-agent/eid-agent/verify"
 	"github.com/eid-agent/eid-agent/verify/redisstore"
 	"github.com/eid-agent/eid-agent/verify/redisstore/redistest"
@@ -258,7 +259,7 @@ func TestBinaryTwoInstances(t *testing.T) {
 	rd := redistest.Start(t)
 	p := newClusterPKI(t)
 	bin := filepath.Join(t.TempDir(), "eid-verify")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", clock.GoBuild("-o", bin, ".")...).CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	start := func() (string, *exec.Cmd) {

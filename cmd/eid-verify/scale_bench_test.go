@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
 	"github.com/eid-agent/eid-agent/verify/redisstore/redistest"
 )
 
@@ -50,7 +51,7 @@ func BenchmarkScale(b *testing.B) {
 	rd := redistest.Start(b)
 	p := newClusterPKI(b)
 	bin := filepath.Join(b.TempDir(), "eid-verify")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", clock.GoBuild("-o", bin, ".")...).CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
 	rounds, tokens, clients := envInt("ROUNDS", 7), envInt("TOKENS", 1000), envInt("CLIENTS", 64)

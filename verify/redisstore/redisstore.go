@@ -34,6 +34,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
 	"github.com/eid-agent/eid-agent/verify"
 )
 
@@ -52,9 +53,10 @@ type Options struct {
 	Prefix string
 	// Timeout of each operation; DefaultTimeout when zero.
 	Timeout time.Duration
-	// Now is the clock for nonce expiry and OCSP nextUpdate; nil means
-	// time.Now. Redis expires keys by its own clock as well, after a grace
-	// period, so a skew between the two clocks never extends a lifetime.
+	// Now is the clock for nonce expiry; nil means internal/clock's Now
+	// (time.Now outside fake-clock test builds), as verify's. Redis expires
+	// keys by its own clock as well, after a grace period, so a skew
+	// between the two clocks never extends a lifetime.
 	Now func() time.Time
 	// NonceLifetime is the lifetime of nonces made by Nonces.Issue; zero
 	// means verify.DefaultNonceLifetime.
@@ -87,7 +89,7 @@ func New(c redis.UniversalClient, o Options) *Store {
 		s.timeout = DefaultTimeout
 	}
 	if s.now == nil {
-		s.now = time.Now
+		s.now = clock.Now
 	}
 	if s.lifetime <= 0 {
 		s.lifetime = verify.DefaultNonceLifetime
