@@ -555,3 +555,78 @@ func TestTLSAndPassword(t *testing.T) {
 		t.Fatal("skip_verify accepted")
 	}
 }
+
+// aclRules are the rules docs/verify.md gives the service's ACL user: its
+// own keys and the commands the store sends, nothing else.
+const aclRules = "~eid-verify:* +get +set +del +getex +pexpire +evalsha +eval +ping"
+
+// TestACLUser: every operation works as an ACL user with only the
+// documented rules (the default user disabled), and that user cannot
+// reach other keys.
+func TestACLUser(t *testing.T) {
+	srv := redistest.StartWith(t, redistest.Options{User: "eid-verify", Password: "acl-pw",
+		Args: append([]string{"--user", "default", "off", "--user", "eid-verify", "on", ">acl-pw"}, strings.Fields(aclRules)...)})
+	c := client(t, srv)
+	st := redisstore.New(c, redisstore.Options{})
+	ctx := context.Background()
+	if err := st.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n, err := st.Nonces().Issue(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Nonces().Take(n); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Nonces().Take(n); !errors.Is(err, verify.ErrNonceReplayed) {
+		t.Fatal(err)
+	}
+	oc := st.OCSPCache()
+	now := time.Now()
+	if err := oc.PutGood(ctx, [32]byte{9}, now.Add(time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := redisstore.New(c, redisstore.Options{}).OCSPCache().Good(ctx, [32]byte{9}, now); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	ss := st.Sessions(time.Hour)
+	if err := ss.Create(ctx, "id", []byte(`{}`), "n", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := ss.SetChallenge(ctx, "id", "n2", time.Minute); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if r, v, err := ss.TakeChallenge(ctx, "id"); r == nil || v != "n2" || err != nil {
+		t.Fatal(r, v, err)
+	}
+	if r, err := ss.Get(ctx, "id"); r == nil || err != nil {
+		t.Fatal(r, err)
+	}
+	if err := ss.Rotate(ctx, "id", "id2", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ss.Delete(ctx, "id2"); err != nil {
+		t.Fatal(err)
+	}
+	// Outside its prefix, or another command: refused.
+	if err := c.Set(ctx, "other:key", "x", time.Minute).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Fatalf("SET outside the prefix: %v", err)
+	}
+	if err := c.FlushAll(ctx).Err(); err == nil {
+		t.Fatal("FLUSHALL allowed")
+	}
+	// A Redis restart loses the script cache: EVAL (NOSCRIPT fallback)
+	// must be allowed too.
+	srv.Restart()
+	for i := 0; st.Ping(ctx) != nil; i++ {
+		if i == 300 {
+			t.Fatal("Redis not back")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	n, _ = st.Nonces().Issue(ctx)
+	if err := st.Nonces().Take(n); err != nil {
+		t.Fatalf("take after a restart (script reloaded): %v", err)
+	}
+}

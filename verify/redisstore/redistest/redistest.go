@@ -50,6 +50,12 @@ type Options struct {
 	TLS bool
 	// Password is required of clients (requirepass), and put in URL.
 	Password string
+	// User, when set, is the ACL user URL names (with Password); its
+	// rules are in Args ("--user", "NAME", "on", ">PASSWORD", "~keys",
+	// "+command", ...: one argument per word, as redis-server reads them).
+	User string
+	// Args are further redis-server arguments.
+	Args []string
 }
 
 // Binary returns the path of redis-server, or "" when it is not installed.
@@ -132,7 +138,7 @@ func (s *Server) URL() string {
 		scheme = "rediss://"
 	}
 	if s.opts.Password != "" {
-		auth = ":" + s.opts.Password + "@"
+		auth = s.opts.User + ":" + s.opts.Password + "@"
 	}
 	return scheme + auth + s.Addr() + "/0"
 }
@@ -161,9 +167,10 @@ func (s *Server) start() error {
 			"--tls-ca-cert-file", s.CAFile(),
 			"--tls-auth-clients", "no"}
 	}
-	if s.opts.Password != "" {
+	if s.opts.Password != "" && s.opts.User == "" {
 		listen = append(listen, "--requirepass", s.opts.Password)
 	}
+	listen = append(listen, s.opts.Args...)
 	cmd := exec.Command(s.bin, append(listen,
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
