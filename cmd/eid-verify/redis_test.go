@@ -193,6 +193,10 @@ func TestRedisOutage(t *testing.T) {
 			if r.status != 503 || r.code() != "STORE_UNAVAILABLE" {
 				t.Fatalf("%s %s during the outage: %d %s", tc.method, tc.path, r.status, r.raw)
 			}
+			// The browser is not told where Redis is; the log is.
+			if strings.Contains(string(r.raw), rd.Addr()) {
+				t.Fatalf("answer shows Redis's address: %s", r.raw)
+			}
 		}
 	}
 
@@ -224,6 +228,9 @@ func TestRedisOutage(t *testing.T) {
 	}
 	if !bob.loggedIn(a.url) {
 		t.Fatal("session after recovery not shared")
+	}
+	if !strings.Contains(a.logs.String()+b.logs.String(), rd.Addr()) {
+		t.Fatal("the outage's detail is not in the log")
 	}
 	// Nothing personal in the logs, even on failures.
 	for _, in := range []*instance{a, b} {

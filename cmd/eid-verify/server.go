@@ -266,8 +266,10 @@ func (s *server) storeFailed(w http.ResponseWriter, err error) {
 		s.fail(w, http.StatusServiceUnavailable, "BUSY", "no session available", err)
 		return
 	}
+	// The detail (Redis's address, the network error) goes to the log,
+	// not to the browser.
 	s.cfg.Log.Warn("session or nonce store failed", "store", s.cfg.Store, "err", err)
-	s.fail(w, http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the service cannot reach its "+s.cfg.Store+" store; try again shortly", err)
+	s.fail(w, http.StatusServiceUnavailable, "STORE_UNAVAILABLE", "the service cannot reach its "+s.cfg.Store+" store; try again shortly", nil)
 }
 
 // current returns the request's live session, or "", nil, nil.
