@@ -608,6 +608,11 @@ func TestOptionsRedisEnv(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("bad URL: %v", err)
 	}
+	var help bytes.Buffer
+	parseOptions([]string{"--help"}, &help)
+	if !strings.Contains(help.String(), "-redis") || strings.Contains(help.String(), "hunter2") {
+		t.Fatalf("--help with the variable set:\n%s", help.String())
+	}
 }
 
 func TestHealthMemory(t *testing.T) {
