@@ -15,7 +15,8 @@
 // Keys are the Prefix followed by the kind and a SHA-256 of the secret
 // they stand for (nonce, session ID), so reading Redis reveals no nonce
 // and no live session cookie; each operation touches one key (or, for a
-// session, one hash slot), so a Redis Cluster works as well as one server.
+// session, one hash slot), as a Redis Cluster requires (not tested: the
+// tests run one server).
 package redisstore
 
 import (
@@ -79,7 +80,7 @@ type Store struct {
 }
 
 // New returns a Store over c (NewClient makes one with suitable timeouts;
-// a *redis.ClusterClient works too). The caller closes c.
+// a *redis.ClusterClient should work too, untested). The caller closes c.
 func New(c redis.UniversalClient, o Options) *Store {
 	s := &Store{c: c, prefix: o.Prefix, timeout: o.Timeout, now: o.Now, lifetime: o.NonceLifetime, grace: o.NonceGrace}
 	if s.prefix == "" {
