@@ -192,7 +192,7 @@ func (d *Daemon) Start() (err error) {
 		return err
 	}
 	if err := d.srv.Listen(); err != nil {
-		return err
+		return bridge.ExplainListenError(err, c.Listen)
 	}
 	cleanup = append(cleanup, func() { d.srv.Close() })
 	if len(c.TLS.Listen) > 0 {
@@ -208,7 +208,7 @@ func (d *Daemon) Start() (err error) {
 			return err
 		}
 		if err := d.tlsSrv.Listen(); err != nil {
-			return err
+			return bridge.ExplainListenError(err, c.TLS.Listen)
 		}
 	}
 	if c.Simulate && d.Pages != nil {

@@ -24,9 +24,8 @@ func (s *Server) checkPeerUser(local, remote netip.AddrPort) error {
 	lookup := s.cfg.peerUID
 	if lookup == nil {
 		if runtime.GOOS != "linux" {
-			// Windows (GetExtendedTcpTable) and macOS (proc_pidfdinfo)
-			// are not implemented yet: the agent runs per user there.
-			return nil
+			// Windows: peeruser_windows.go; macOS: peeruser_other.go.
+			return defaultPeerCheck(local, remote)
 		}
 		lookup = procPeerUID
 	}

@@ -56,8 +56,8 @@ func (e *StatusError) Is(target error) bool {
 }
 
 // PINError is a wrong PIN (SW 63 Cx). Retries is what the card says is
-// left, or -1 when the path used cannot tell (PKCS#11 only has "count low"
-// and "final try" flags).
+// left, or -1 when the path used cannot tell (through PKCS#11 on an applet
+// 1.1 card, whose count cannot be read without spending a try).
 type PINError struct {
 	Retries int
 }
@@ -65,6 +65,9 @@ type PINError struct {
 func (e *PINError) Error() string {
 	if e.Retries < 0 {
 		return "wrong PIN"
+	}
+	if e.Retries == 0 {
+		return "wrong PIN (no tries left: the PIN is blocked)"
 	}
 	if e.Retries == 1 {
 		return "wrong PIN (1 try left)"

@@ -84,8 +84,11 @@
 // card.ErrPINBlocked, and the prompt is not shown again by this package.
 // PKCS#11 tells tries left only through flags: PINError.Retries and
 // PINRequest.Retries are 0 (locked), 1 (final try), 2 ("count low", read
-// with the eID's three tries in mind) or -1. OpenSC with the Belpic card
-// reports -1, 1, then 0 (blocked) for three wrong PINs in a row.
+// with the eID's three tries in mind). OpenSC's flags with the Belpic card
+// say nothing after a first wrong PIN (then 1, then 0); where the flags are
+// silent the count is read from the card itself, on applets that give it
+// without spending a try (cardtries.go), so three wrong PINs in a row
+// report 2, 1, blocked. -1 is left where neither tells (applet 1.1).
 //
 // The authentication key logs in once (CKU_USER) and the login is reused by
 // later signatures. A key with CKA_ALWAYS_AUTHENTICATE (the non-repudiation

@@ -135,7 +135,7 @@ func (m *Module) refuses(s Slot, role card.KeyRole) string {
 }
 
 func (k *Key) asker() pinAsker {
-	return pinAsker{reader: k.reader, role: k.role, prompt: k.prompt}
+	return pinAsker{reader: k.reader, role: k.role, prompt: k.prompt, tries: k.m.cardTriesFor(k.reader)}
 }
 
 // Certificate is the key's certificate as the token holds it.
@@ -279,7 +279,7 @@ func (l *lease) sign(ctx context.Context, k *Key, mech *pkcs11.Mechanism, input 
 	}
 	{
 		if err := l.login(ctx, pkcs11.CKU_CONTEXT_SPECIFIC, pin, pad); err != nil {
-			err = l.loginError(ctx, err)
+			err = l.loginError(ctx, k.asker(), err)
 			// The signing operation is still pending in the session;
 			// closing the session is the one portable way to end it.
 			l.drop(ctx)

@@ -29,16 +29,30 @@ func retriesFromFlags(flags uint) int {
 }
 
 // pinAsker is who asks and for what: the reader and key named in the
-// PINRequest, and the caller's dialog.
+// PINRequest, and the caller's dialog; tries reads the tries left from the
+// card when the token's flags do not tell (Module.cardTries).
 type pinAsker struct {
 	reader string
 	role   card.KeyRole
 	prompt card.PINPrompt
+	tries  func(ctx context.Context) int
 }
 
-// ask shows the PIN dialog. It refuses before any dialog when the token
-// says the PIN is blocked, and checks the PIN's length against the token's
-// limits so a mistyped PIN that cannot be right costs no try.
+// retries is what the token's flags tell of the tries left, else what the
+// card tells (-1 when neither does).
+func (a pinAsker) retries(ctx context.Context, flags uint) int {
+	n := retriesFromFlags(flags)
+	if n < 0 && a.tries != nil {
+		n = a.tries(ctx)
+	}
+	return n
+}
+
+// ask shows the PIN dialog, telling it the tries left (the flags, or the
+// card itself: so the dialog after a wrong PIN says how many remain). It
+// refuses before any dialog when the token or the card says the PIN is
+// blocked, and checks the PIN's length against the token's limits so a
+// mistyped PIN that cannot be right costs no try.
 func (a pinAsker) ask(ctx context.Context, ti pkcs11.TokenInfo) ([]byte, error) {
 	if ti.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0 {
 		return nil, card.ErrPINBlocked
@@ -46,10 +60,14 @@ func (a pinAsker) ask(ctx context.Context, ti pkcs11.TokenInfo) ([]byte, error) 
 	if a.prompt == nil {
 		return nil, fmt.Errorf("%w: no PIN dialog", card.ErrPINCancelled)
 	}
+	retries := a.retries(ctx, ti.Flags)
+	if retries == 0 {
+		return nil, fmt.Errorf("%w: the card reports no tries left", card.ErrPINBlocked)
+	}
 	pin, err := a.prompt(ctx, card.PINRequest{
 		Reader:  a.reader,
 		Key:     a.role,
-		Retries: retriesFromFlags(ti.Flags),
+		Retries: retries,
 		Purpose: card.PINPurpose(ctx),
 	})
 	if err != nil {
@@ -88,15 +106,17 @@ func (l *lease) login(ctx context.Context, userType uint, pin []byte, pad bool) 
 }
 
 // loginError gives a failed login its meaning: a wrong PIN is a
-// *card.PINError with the tries the token's flags tell (0, which matches
-// card.ErrPINBlocked, when this try blocked it); CKR_PIN_LOCKED is
-// card.ErrPINBlocked.
-func (l *lease) loginError(ctx context.Context, err error) error {
+// *card.PINError with the tries left (0, which matches card.ErrPINBlocked,
+// when this try blocked it); CKR_PIN_LOCKED is card.ErrPINBlocked. The
+// tries are the token's flags' when they tell, else the card's own count
+// where it gives it without spending a try (a.tries): OpenSC sets no "count
+// low" flag on a Belgian eID after its first wrong PIN. Nothing is retried.
+func (l *lease) loginError(ctx context.Context, a pinAsker, err error) error {
 	switch {
 	case hasCode(err, pkcs11.CKR_PIN_INCORRECT):
 		retries := -1
 		if ti, terr := l.tokenInfo(ctx); terr == nil {
-			retries = retriesFromFlags(ti.Flags)
+			retries = a.retries(ctx, ti.Flags)
 		}
 		return &card.PINError{Retries: retries}
 	case hasCode(err, pkcs11.CKR_PIN_LOCKED):
@@ -133,7 +153,7 @@ func (l *lease) loginUser(ctx context.Context, a pinAsker, keep bool) (now bool,
 	err = l.login(ctx, pkcs11.CKU_USER, pin, pad)
 	if err != nil && !hasCode(err, pkcs11.CKR_USER_ALREADY_LOGGED_IN) {
 		card.Wipe(pin)
-		return false, nil, l.loginError(ctx, err)
+		return false, nil, l.loginError(ctx, a, err)
 	}
 	l.forgetObjects()
 	if !keep {
@@ -160,10 +180,12 @@ func (l *lease) logout(ctx context.Context) error {
 	return l.fail(ctx, err)
 }
 
-// PINStatus is what the token's flags tell about the cardholder PIN.
+// PINStatus is what the token's flags, or the card, tell about the
+// cardholder PIN.
 type PINStatus struct {
 	// Retries: 0 blocked, 1 final try, 2 after a wrong PIN (PKCS#11's
-	// "count low"), -1 unknown (no wrong PIN reported).
+	// "count low"); when no flag tells, the card's own count where it
+	// gives it without spending a try (applet 1.7, 1.8); -1 unknown.
 	Retries    int
 	Blocked    bool
 	PINPad     bool // the reader takes the PIN (protected authentication path)
@@ -173,8 +195,9 @@ type PINStatus struct {
 	MaxLen     int
 }
 
-// PINStatus reads the PIN state of the token in reader from its flags,
-// without a login and without spending a try.
+// PINStatus reads the PIN state of the token in reader from its flags
+// (and the card, see PINStatus.Retries), without a login and without
+// spending a try.
 func (m *Module) PINStatus(ctx context.Context, reader string) (PINStatus, error) {
 	s, err := m.SlotForReader(ctx, reader)
 	if err != nil {
@@ -193,13 +216,14 @@ func (m *Module) PINStatus(ctx context.Context, reader string) (PINStatus, error
 		return PINStatus{}, err
 	}
 	st := PINStatus{
-		Retries:    retriesFromFlags(ti.Flags),
+		Retries:    pinAsker{tries: m.cardTriesFor(reader)}.retries(ctx, ti.Flags),
 		Blocked:    ti.Flags&pkcs11.CKF_USER_PIN_LOCKED != 0,
 		PINPad:     ti.Flags&pkcs11.CKF_PROTECTED_AUTHENTICATION_PATH != 0,
 		MustChange: ti.Flags&pkcs11.CKF_USER_PIN_TO_BE_CHANGED != 0,
 		MinLen:     int(ti.MinPinLen),
 		MaxLen:     int(ti.MaxPinLen),
 	}
+	st.Blocked = st.Blocked || st.Retries == 0
 	if l.s.open && l.s.serial == ti.SerialNumber {
 		st.LoggedIn, _ = l.loggedIn(ctx)
 	}

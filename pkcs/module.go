@@ -1,6 +1,7 @@
 package pkcs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,8 +12,8 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// Options bound how long the package waits for a module. Zero fields take
-// the defaults.
+// Options bound how long the package waits for a module, and say where
+// the card's own PIN count comes from. Zero fields take the defaults.
 type Options struct {
 	// CallTimeout bounds one PKCS#11 call (default 30 s: a card signature
 	// takes about a second; OpenSC reading a card's certificates the first
@@ -24,6 +25,10 @@ type Options struct {
 	// BusyTimeout bounds the wait for a token another operation holds, which
 	// includes someone typing a PIN for it (default 3 min).
 	BusyTimeout time.Duration
+	// CardPINTries reads the PIN tries left from the card in reader when
+	// the token's flags do not tell them (see cardTries). Nil asks the card
+	// itself through PC/SC (card.Card.PINStatus).
+	CardPINTries func(ctx context.Context, reader string) (int, error)
 }
 
 func (o Options) withDefaults() Options {

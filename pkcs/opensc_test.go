@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/ebfe/scard"
 
+	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/card/vpcd"
@@ -39,6 +41,24 @@ type openscLab struct {
 	sc      *scard.Context
 	m       *pkcs.Module
 	slow    atomic.Int64 // nanoseconds the card waits before answering PSO CDS
+
+	mu       sync.Mutex
+	verifies []bool // every VERIFY the card got: true with a PIN, false the empty status query
+}
+
+// verifyCounts is how many VERIFY commands with a PIN and empty status
+// queries the card has received.
+func (l *openscLab) verifyCounts() (withPIN, queries int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, v := range l.verifies {
+		if v {
+			withPIN++
+		} else {
+			queries++
+		}
+	}
+	return withPIN, queries
 }
 
 // newOpenSCLab inserts a fresh citizen-1.7 card (PIN 1234, 3 tries) into
@@ -48,12 +68,19 @@ type openscLab struct {
 // at its end closes, hence finalises) the module itself.
 func newOpenSCLab(t testing.TB, opts pkcs.Options) *openscLab {
 	t.Helper()
+	return newOpenSCLabWith(t, "citizen-1.7", opts)
+}
+
+// newOpenSCLabWith is newOpenSCLab with another virtual card preset. The
+// lab records every VERIFY the card receives (verifies).
+func newOpenSCLabWith(t testing.TB, preset string, opts pkcs.Options) *openscLab {
+	t.Helper()
 	slots := lab.Slots(t)
 	if _, err := os.Stat(openscModule); err != nil {
 		lab.Require(t, "OpenSC's PKCS#11 module is not installed (scripts/pcsc-lab install)")
 	}
 	l := &openscLab{slot: slots[len(slots)-1]}
-	p, err := virtual.Preset("citizen-1.7")
+	p, err := virtual.Preset(preset)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +88,11 @@ func newOpenSCLab(t testing.TB, opts pkcs.Options) *openscLab {
 	l.card = virtual.New(p, virtual.WithTrace(func(cmd, _ []byte) {
 		if len(cmd) > 1 && cmd[1] == 0x2A { // PSO
 			time.Sleep(time.Duration(l.slow.Load()))
+		}
+		if len(cmd) >= 4 && cmd[1] == 0x20 { // VERIFY: with a PIN, or the status query (no data)
+			l.mu.Lock()
+			l.verifies = append(l.verifies, len(cmd) > 5)
+			l.mu.Unlock()
 		}
 	}))
 	sc, err := scard.EstablishContext()
@@ -214,8 +246,13 @@ func TestOpenSCSign(t *testing.T) {
 	}
 }
 
-// TestOpenSCWrongPIN: a wrong PIN is a *card.PINError and costs the card
-// one try; the right one works next and resets the counter.
+// TestOpenSCWrongPIN: a wrong PIN through OpenSC is a *card.PINError that
+// says how many tries are left (2), although OpenSC's flags say nothing
+// after a first wrong PIN: the count is read from the card with the
+// applet's status query, which spends no try. The bridge's PIN_WRONG
+// carries it; the dialog of the next attempt shows it; the agent asked the
+// PIN once per attempt and never on its own. The right PIN then works and
+// resets the counter.
 func TestOpenSCWrongPIN(t *testing.T) {
 	l := newOpenSCLab(t, pkcs.Options{})
 	ctx := t.Context()
@@ -228,13 +265,24 @@ func TestOpenSCWrongPIN(t *testing.T) {
 	if l.card.PINTries() != 2 || p.count() != 1 {
 		t.Fatalf("tries %d, prompts %d", l.card.PINTries(), p.count())
 	}
-	t.Logf("wrong PIN: %v (Retries %d)", err, pe.Retries)
-	if pe.Retries != 2 && pe.Retries != -1 {
-		t.Errorf("Retries %d, want 2 (or -1 if the module does not say)", pe.Retries)
+	if pe.Retries != 2 || err.Error() != "wrong PIN (2 tries left)" {
+		t.Errorf("wrong PIN: %v (Retries %d), want 2 tries left", err, pe.Retries)
+	}
+	if be := bridge.ErrorOf(err); be.Code != bridge.CodePINWrong || be.Retries == nil || *be.Retries != 2 {
+		t.Errorf("bridge error %+v", be)
+	}
+	if st, err := l.m.PINStatus(ctx, l.slot.Reader); err != nil || st.Retries != 2 || st.Blocked {
+		t.Errorf("PINStatus after a wrong PIN: %+v, %v", st, err)
+	}
+	if withPIN, _ := l.verifyCounts(); withPIN != 1 || l.card.PINTries() != 2 {
+		t.Fatalf("%d VERIFY with a PIN, card tries %d: reading the count spent a try", withPIN, l.card.PINTries())
 	}
 	k, err := l.m.Key(ctx, l.slot.Reader, card.KeyAuthentication, p.prompt)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if p.count() != 2 || p.last().Retries != 2 {
+		t.Errorf("second dialog %+v (prompts %d), want it told 2 tries left", p.last(), p.count())
 	}
 	digest := digestOf(crypto.SHA256, "after a wrong PIN")
 	sig, err := k.Sign(nil, digest, crypto.SHA256)
@@ -245,29 +293,39 @@ func TestOpenSCWrongPIN(t *testing.T) {
 	if l.card.PINTries() != 3 || p.count() != 2 {
 		t.Errorf("tries %d, prompts %d", l.card.PINTries(), p.count())
 	}
+	withPIN, queries := l.verifyCounts()
+	t.Logf("VERIFY with a PIN %d, status queries %d", withPIN, queries)
+	if withPIN != 2 || queries == 0 {
+		t.Errorf("VERIFY with a PIN %d (want 2, one per dialog), status queries %d (want some)", withPIN, queries)
+	}
 }
 
-// TestOpenSCBlockedPIN: three wrong PINs block the card's PIN; the third
-// is reported blocked, and afterwards nobody is asked for a PIN that can
-// no longer work.
+// TestOpenSCBlockedPIN: three wrong PINs, one per attempt, each reporting
+// what is left — 2, 1, then blocked — and each dialog after the first told
+// the count; afterwards nobody is asked for a PIN that can no longer work.
 func TestOpenSCBlockedPIN(t *testing.T) {
 	l := newOpenSCLab(t, pkcs.Options{})
 	ctx := t.Context()
 	p := newPrompter("9999")
 	var errs []error
+	var told []int
 	for range 3 {
 		_, err := l.m.Key(ctx, l.slot.Reader, card.KeyAuthentication, p.prompt)
 		errs = append(errs, err)
+		told = append(told, p.last().Retries)
 	}
-	t.Logf("errors: %v", errs)
-	for i, err := range errs[:2] {
+	t.Logf("errors: %v; dialogs told %v", errs, told)
+	for i, want := range []int{2, 1} {
 		var pe *card.PINError
-		if !errors.As(err, &pe) || errors.Is(err, card.ErrPINBlocked) {
-			t.Errorf("try %d: %v, want a wrong PIN", i+1, err)
+		if !errors.As(errs[i], &pe) || errors.Is(errs[i], card.ErrPINBlocked) || pe.Retries != want {
+			t.Errorf("try %d: %v, want a wrong PIN with %d left", i+1, errs[i], want)
 		}
 	}
 	if !errors.Is(errs[2], card.ErrPINBlocked) {
 		t.Errorf("third wrong PIN: %v, want card.ErrPINBlocked", errs[2])
+	}
+	if told[1] != 2 || told[2] != 1 {
+		t.Errorf("dialogs told %v, want [3 or unknown, 2, 1]", told)
 	}
 	if l.card.PINTries() != 0 {
 		t.Fatalf("card tries %d, want 0 (blocked)", l.card.PINTries())
@@ -282,6 +340,30 @@ func TestOpenSCBlockedPIN(t *testing.T) {
 	}
 	if p.count() != n {
 		t.Errorf("prompted again")
+	}
+	if withPIN, _ := l.verifyCounts(); withPIN != 3 {
+		t.Errorf("%d VERIFY with a PIN, want the 3 typed", withPIN)
+	}
+}
+
+// TestOpenSCWrongPINApplet11: on an applet 1.1 card the status query
+// would itself be a wrong try (ref §7.3), so it is never sent: a wrong PIN
+// through OpenSC reports the count unknown and costs exactly one try.
+func TestOpenSCWrongPINApplet11(t *testing.T) {
+	l := newOpenSCLabWith(t, "citizen-1.1", pkcs.Options{})
+	ctx := t.Context()
+	p := newPrompter("9999")
+	_, err := l.m.Key(ctx, l.slot.Reader, card.KeyAuthentication, p.prompt)
+	var pe *card.PINError
+	if !errors.As(err, &pe) {
+		t.Fatalf("wrong PIN on 1.1: %v", err)
+	}
+	t.Logf("%v (Retries %d)", err, pe.Retries)
+	if pe.Retries != -1 || err.Error() != "wrong PIN" {
+		t.Errorf("Retries %d: a 1.1 card cannot tell without spending a try", pe.Retries)
+	}
+	if withPIN, queries := l.verifyCounts(); withPIN != 1 || queries != 0 || l.card.PINTries() != 2 {
+		t.Errorf("VERIFY with a PIN %d, status queries %d, card tries %d: want 1, 0, 2", withPIN, queries, l.card.PINTries())
 	}
 }
 

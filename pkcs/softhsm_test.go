@@ -288,6 +288,55 @@ func TestSoftWrongPIN(t *testing.T) {
 	}
 }
 
+// TestSoftCardPINTries: where the token's flags say nothing, the card's
+// own count (Options.CardPINTries, asked with the key's reader) reaches
+// the dialog and PINStatus; a card that says 0 stops before any dialog or
+// login; a card that cannot tell leaves the count unknown.
+func TestSoftCardPINTries(t *testing.T) {
+	label, _ := newSoftToken(t, tokenOpts{alg: "ec"})
+	ctx := t.Context()
+	digest := digestOf(crypto.SHA384, "card count")
+	for _, tc := range []struct {
+		name    string
+		n       int
+		err     error
+		told    int
+		blocked bool
+	}{
+		{"card tells 3", 3, nil, 3, false},
+		{"card tells 1", 1, nil, 1, false},
+		{"card cannot tell", -1, card.ErrPINStatusUnavailable, -1, false},
+		{"card says blocked", 0, nil, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var asked []string
+			m := openSoft(t, pkcs.Options{CardPINTries: func(_ context.Context, reader string) (int, error) {
+				asked = append(asked, reader)
+				return tc.n, tc.err
+			}})
+			if st, err := m.PINStatus(ctx, label); err != nil || st.Retries != tc.told || st.Blocked != tc.blocked {
+				t.Errorf("PINStatus %+v, %v", st, err)
+			}
+			p := newPrompter(softPIN)
+			k, err := m.Key(ctx, label, card.KeyAuthentication, p.prompt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = k.Sign(nil, digest, crypto.SHA384)
+			if tc.blocked {
+				if !errors.Is(err, card.ErrPINBlocked) || p.count() != 0 {
+					t.Errorf("%v after %d dialogs, want card.ErrPINBlocked before any", err, p.count())
+				}
+			} else if err != nil || p.count() != 1 || p.last().Retries != tc.told {
+				t.Errorf("%v; dialog %+v", err, p.last())
+			}
+			if len(asked) == 0 || asked[0] != label {
+				t.Errorf("card asked for readers %q, want %q", asked, label)
+			}
+		})
+	}
+}
+
 // TestSoftPINDialog: the dialog's own failures, and PINs the token cannot
 // accept, stop before C_Login: no try is spent.
 func TestSoftPINDialog(t *testing.T) {

@@ -52,10 +52,14 @@ type Dialog struct {
 
 // Prompt implements card.PINPrompt.
 func (d *Dialog) Prompt(ctx context.Context, req card.PINRequest) ([]byte, error) {
-	data, err := d.run(ctx, []string{
+	setup := []string{
 		"SETDESC " + escape(Description(req)),
 		"SETPROMPT " + escape(promptLabel(req)),
-	}, "GETPIN")
+	}
+	if w := retriesWarning(req); w != "" {
+		setup = append(setup, "SETERROR "+escape(w))
+	}
+	data, err := d.run(ctx, setup, "GETPIN")
 	if err != nil {
 		return nil, err
 	}
@@ -173,11 +177,27 @@ func Description(req card.PINRequest) string {
 	}
 	switch {
 	case req.Retries == 1:
-		b.WriteString(" Last try: a wrong PIN blocks the card.")
+		b.WriteString(" Last try: a wrong PIN was entered before, and one more blocks the card (only the municipality can unblock it).")
+	case req.Retries > 1 && req.Retries < card.MaxPINTries:
+		fmt.Fprintf(&b, " A wrong PIN was entered since the last correct one: %d tries left.", req.Retries)
 	case req.Retries > 1:
 		fmt.Fprintf(&b, " %d tries left.", req.Retries)
 	}
 	return b.String()
+}
+
+// retriesWarning is the error line a pinentry shows above the field
+// (SETERROR) when a wrong PIN was entered since the last correct one: the
+// counter resets to card.MaxPINTries on a correct PIN (ref §7.1), so fewer
+// tries left means an earlier attempt was wrong. "" otherwise.
+func retriesWarning(req card.PINRequest) string {
+	switch {
+	case req.Retries == 1:
+		return "Wrong PIN before: last try left"
+	case req.Retries > 1 && req.Retries < card.MaxPINTries:
+		return fmt.Sprintf("Wrong PIN before: %d tries left", req.Retries)
+	}
+	return ""
 }
 
 // session speaks the Assuan protocol with one pinentry.

@@ -78,7 +78,7 @@ func TestDialogPinentryTTY(t *testing.T) {
 	if string(pin) != "12%34" {
 		t.Errorf("PIN %q", pin)
 	}
-	if !strings.Contains(shown, "legally binding signature") || !strings.Contains(shown, "2 tries left") {
+	if !strings.Contains(shown, "legally binding signature") || !strings.Contains(shown, "2 tries left") || !strings.Contains(shown, "Wrong PIN before") {
 		t.Errorf("the dialog did not say what the PIN is for: %q", shown)
 	}
 }
@@ -143,7 +143,9 @@ func TestDescription(t *testing.T) {
 		want []string
 	}{
 		{card.PINRequest{Key: card.KeyAuthentication, Retries: 3, Purpose: "Log in to https://app.example"}, []string{"Enter the PIN", "https://app.example", "3 tries left"}},
-		{card.PINRequest{Key: card.KeySigning, Retries: 1}, []string{"legally binding", "Last try"}},
+		{card.PINRequest{Key: card.KeySigning, Retries: 1}, []string{"legally binding", "Last try", "blocks the card"}},
+		{card.PINRequest{Key: card.KeyAuthentication, Retries: 2, Reader: "R"}, []string{"wrong PIN was entered", "2 tries left"}},
+		{card.PINRequest{Key: card.KeyAuthentication, Retries: -1}, []string{"Enter the PIN of the eID card."}},
 		{card.PINRequest{Change: true, Reader: "R"}, []string{"current PIN", `"R"`}},
 		{card.PINRequest{New: true}, []string{"new PIN (4 to 12 digits)"}},
 	}

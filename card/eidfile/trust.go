@@ -5,8 +5,10 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"embed"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -23,9 +25,31 @@ import (
 //go:embed roots
 var embeddedRoots embed.FS
 
-// TrustStore holds the root certificates the RRN certificate may chain to.
+// TrustStore holds the root certificates the RRN certificate may chain to,
+// and where each came from (Sources), so that `eid-agent doctor` can say
+// what a machine trusts.
 type TrustStore struct {
-	roots []*x509.Certificate
+	roots   []*x509.Certificate
+	sources []TrustSource
+}
+
+// EmbeddedSource is the TrustSource name of the roots compiled into the
+// program (roots/*.pem).
+const EmbeddedSource = "embedded"
+
+// TrustSource is one place roots were taken from: EmbeddedSource, a trust
+// folder or a root file. Roots are those it held, duplicates of roots
+// another source gave first included.
+type TrustSource struct {
+	Name  string
+	Roots []*x509.Certificate
+}
+
+// Fingerprint is the SHA-256 of a certificate's DER, in upper-case hex:
+// the form the trust README and the FPS BOSA publish.
+func Fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 
 var (
@@ -38,7 +62,7 @@ var (
 // shared: use Clone before adding to it.
 func DefaultTrustStore() *TrustStore {
 	defaultOnce.Do(func() {
-		defaultStore = &TrustStore{}
+		s := &TrustStore{}
 		entries, err := embeddedRoots.ReadDir("roots")
 		if err != nil {
 			defaultErr = err
@@ -50,13 +74,15 @@ func DefaultTrustStore() *TrustStore {
 			}
 			b, err := embeddedRoots.ReadFile(path.Join("roots", e.Name()))
 			if err == nil {
-				err = defaultStore.AddPEM(b)
+				err = s.AddPEM(b)
 			}
 			if err != nil {
 				defaultErr = fmt.Errorf("embedded root %s: %w", e.Name(), err)
 				return
 			}
 		}
+		s.sources = []TrustSource{{Name: EmbeddedSource, Roots: s.Roots()}}
+		defaultStore = s
 	})
 	if defaultErr != nil {
 		// The embedded files are part of the build; a bad one is a bug that
@@ -68,7 +94,18 @@ func DefaultTrustStore() *TrustStore {
 
 // Clone returns an independent copy.
 func (s *TrustStore) Clone() *TrustStore {
-	return &TrustStore{roots: append([]*x509.Certificate(nil), s.roots...)}
+	return &TrustStore{
+		roots:   append([]*x509.Certificate(nil), s.roots...),
+		sources: append([]TrustSource(nil), s.sources...),
+	}
+}
+
+// Sources lists where the roots came from, in the order they were added:
+// EmbeddedSource first for a store made from DefaultTrustStore, then each
+// folder AddDir found and each file AddFile read. Roots added one by one
+// (Add, AddPEM) belong to no source.
+func (s *TrustStore) Sources() []TrustSource {
+	return append([]TrustSource(nil), s.sources...)
 }
 
 // Roots returns the trusted certificates.
@@ -125,10 +162,38 @@ func (s *TrustStore) AddFile(name string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.AddPEM(b); err != nil {
+	one := &TrustStore{}
+	if err := one.AddPEM(b); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	for _, c := range one.roots {
+		s.Add(c)
+	}
+	s.sources = append(s.sources, TrustSource{Name: name, Roots: one.roots})
 	return nil
+}
+
+// IssuerOf returns the trusted root that signed cert: same name as cert's
+// issuer and a signature that verifies with its key (SHA-1 included, as
+// for the RRN certificate: the RSA-era Belgian CA certificates use it).
+// Names alone never decide: a lookalike root with a production root's
+// name but another key signs nothing this store accepts. Validity dates
+// are the caller's business.
+func (s *TrustStore) IssuerOf(cert *x509.Certificate) (*x509.Certificate, error) {
+	var named *x509.Certificate
+	for _, root := range s.roots {
+		if !bytes.Equal(cert.RawIssuer, root.RawSubject) {
+			continue
+		}
+		named = root
+		if checkSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature, root.PublicKey) == nil {
+			return root, nil
+		}
+	}
+	if named != nil {
+		return nil, fmt.Errorf("the signature does not verify with trusted root %q", named.Subject.CommonName)
+	}
+	return nil, fmt.Errorf("issuer %q is not a trusted root", cert.Issuer.String())
 }
 
 // verifyRRN decides whether the RRN certificate chains to a trusted root.

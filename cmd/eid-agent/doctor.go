@@ -67,6 +67,11 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		p.PortCheck(info),
 		p.TLSCheck(),
 	}
+	var trustRoots []string
+	if cfgErr == nil {
+		trustRoots = cfg.TrustRoots
+	}
+	checks = append(checks, trustCheck(trustRoots))
 	results := installer.RunChecks(ctx, checks)
 	var err error
 	if *asJSON {

@@ -182,3 +182,37 @@ func TestSignPKCS11(t *testing.T) {
 		t.Errorf("readers does not show the module:\n%s", r.stdout)
 	}
 }
+
+// TestSignPKCS11WrongPIN: through OpenSC's module (the default path for an
+// RSA card), a wrong PIN fails the command with the tries left, as the
+// APDU path does, although OpenSC's token flags do not tell them after a
+// first wrong PIN; the second PIN on stdin is never used (no retry), and
+// the next command's dialog (the terminal prompt, here scripted through
+// --pin-stdin) works with the right PIN and resets the counter.
+func TestSignPKCS11WrongPIN(t *testing.T) {
+	slot := lab.Slots(t)[0]
+	p, err := virtual.Preset("citizen-1.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	insertCard(t, slot, p)
+	file := filepath.Join(t.TempDir(), "doc.txt")
+	os.WriteFile(file, []byte("x"), 0o644)
+	for i, want := range []string{"wrong PIN (2 tries left)", "wrong PIN (1 try left)"} {
+		r := runAgentStdin(t, "9999\n1234\n", "sign", "--reader", slot.Reader, "--key", "auth", "--in", file, "--pin-stdin", "--path", "pkcs11")
+		if r.code != exitFailure || !strings.Contains(r.stderr, want) {
+			t.Fatalf("wrong PIN %d through PKCS#11: exit %d, stderr %q, want %q", i+1, r.code, r.stderr, want)
+		}
+	}
+	r := runAgent(t, "pin", "status", "--reader", slot.Reader)
+	if !strings.Contains(r.stdout, "1 of 3 tries left") {
+		t.Fatalf("after two wrong PINs: %q (the second line of stdin was used?)", r.stdout)
+	}
+	r = runAgentStdin(t, "1234\n", "sign", "--reader", slot.Reader, "--key", "auth", "--in", file, "--pin-stdin", "--json", "--path", "auto")
+	if r.code != 0 || !strings.Contains(r.stdout, `"path": "pkcs11"`) {
+		t.Fatalf("right PIN: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := runAgent(t, "pin", "status", "--reader", slot.Reader); !strings.Contains(r.stdout, "3 of 3 tries left") {
+		t.Fatalf("after the right PIN: %q", r.stdout)
+	}
+}
