@@ -6,7 +6,7 @@ import (
 	"fmt"
 
 	"github.com/eid-agent/eid-agent/bridge/webeid"
-	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/internal/carderr"
 )
 
 // Code is a stable error code of the protocol. Clients switch on it; the
@@ -123,7 +123,7 @@ func toError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	var pe *card.PINError
+	var pe *carderr.PINError
 	switch {
 	case errors.As(err, &pe):
 		r := pe.Retries
@@ -132,25 +132,25 @@ func toError(err error) *Error {
 			e.Retries = &r
 		}
 		return e
-	case errors.Is(err, card.ErrPINBlocked):
+	case errors.Is(err, carderr.ErrPINBlocked):
 		return NewError(CodePINBlocked, "")
-	case errors.Is(err, card.ErrPINCancelled):
+	case errors.Is(err, carderr.ErrPINCancelled):
 		return NewError(CodePINCancelled, "")
-	case errors.Is(err, card.ErrPINTimeout):
+	case errors.Is(err, carderr.ErrPINTimeout):
 		return NewError(CodePINTimeout, "")
-	case errors.Is(err, card.ErrNoReader):
+	case errors.Is(err, carderr.ErrNoReader):
 		return NewError(CodeNoReader, "")
-	case errors.Is(err, card.ErrReaderNotFound):
+	case errors.Is(err, carderr.ErrReaderNotFound):
 		return NewError(CodeReaderNotFound, "")
-	case errors.Is(err, card.ErrAmbiguousReader):
+	case errors.Is(err, carderr.ErrAmbiguousReader):
 		return NewError(CodeAmbiguousReader, "")
-	case errors.Is(err, card.ErrNoCard):
+	case errors.Is(err, carderr.ErrNoCard):
 		return NewError(CodeNoCard, "")
-	case errors.Is(err, card.ErrCardRemoved):
+	case errors.Is(err, carderr.ErrCardRemoved):
 		return NewError(CodeCardRemoved, "")
-	case errors.Is(err, card.ErrUnsupportedCard):
+	case errors.Is(err, carderr.ErrUnsupportedCard):
 		return NewError(CodeNotBelpic, "")
-	case errors.Is(err, card.ErrNoKey):
+	case errors.Is(err, carderr.ErrNoKey):
 		return NewError(CodeNoKey, "")
 	case errors.Is(err, ErrConsentDenied):
 		return NewError(CodeConsentDenied, "")

@@ -1,33 +1,35 @@
 package card
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/eid-agent/eid-agent/card/eidfile"
+	"github.com/eid-agent/eid-agent/internal/carderr"
 )
 
 // Sentinel errors. Callers test them with errors.Is; the concrete errors
-// returned by this package wrap or match them.
+// returned by this package wrap or match them. The values live in
+// internal/carderr, which builds without cgo, so that the bridge can map
+// them to protocol codes without linking PC/SC.
 var (
 	// ErrNoReader: the PC/SC service has no reader (or is not running).
-	ErrNoReader = errors.New("no smart-card reader found")
+	ErrNoReader = carderr.ErrNoReader
 	// ErrNoCard: the reader holds no card.
-	ErrNoCard = errors.New("no card in the reader")
+	ErrNoCard = carderr.ErrNoCard
 	// ErrCardRemoved: the card was removed (or reset by another program)
 	// during the operation; whatever was read so far is discarded.
-	ErrCardRemoved = errors.New("card removed")
+	ErrCardRemoved = carderr.ErrCardRemoved
 	// ErrUnsupportedCard: the card does not answer as a Belgian eID.
-	ErrUnsupportedCard = errors.New("not a Belgian eID card")
+	ErrUnsupportedCard = carderr.ErrUnsupportedCard
 	// ErrMalformed: a card file could not be parsed. It is the same value as
 	// eidfile.ErrMalformed, where the parsers live.
 	ErrMalformed = eidfile.ErrMalformed
 	// ErrAmbiguousReader: several readers hold a card and none was named.
-	ErrAmbiguousReader = errors.New("several readers hold a card; name one")
+	ErrAmbiguousReader = carderr.ErrAmbiguousReader
 	// ErrReaderNotFound: the named reader does not exist.
-	ErrReaderNotFound = errors.New("reader not found")
+	ErrReaderNotFound = carderr.ErrReaderNotFound
 	// ErrPINBlocked: the PIN try counter is exhausted (SW 69 83).
-	ErrPINBlocked = errors.New("PIN blocked")
+	ErrPINBlocked = carderr.ErrPINBlocked
 )
 
 // StatusError is a response whose status word reports a failure. It keeps the
@@ -57,26 +59,9 @@ func (e *StatusError) Is(target error) bool {
 
 // PINError is a wrong PIN (SW 63 Cx). Retries is what the card says is
 // left, or -1 when the path used cannot tell (through PKCS#11 on an applet
-// 1.1 card, whose count cannot be read without spending a try).
-type PINError struct {
-	Retries int
-}
-
-func (e *PINError) Error() string {
-	if e.Retries < 0 {
-		return "wrong PIN"
-	}
-	if e.Retries == 0 {
-		return "wrong PIN (no tries left: the PIN is blocked)"
-	}
-	if e.Retries == 1 {
-		return "wrong PIN (1 try left)"
-	}
-	return fmt.Sprintf("wrong PIN (%d tries left)", e.Retries)
-}
-
-// Is makes a PINError with no tries left match ErrPINBlocked.
-func (e *PINError) Is(target error) bool { return target == ErrPINBlocked && e.Retries == 0 }
+// 1.1 card, whose count cannot be read without spending a try). A PINError
+// with no tries left matches ErrPINBlocked.
+type PINError = carderr.PINError
 
 // FormatError reports a card file that could not be parsed. It matches
 // ErrMalformed.

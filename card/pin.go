@@ -2,7 +2,8 @@ package card
 
 import (
 	"context"
-	"errors"
+
+	"github.com/eid-agent/eid-agent/internal/carderr"
 )
 
 // KeyRole names one of the two cardholder keys (ref §8.1).
@@ -19,11 +20,11 @@ const (
 
 // ErrPINCancelled: the user dismissed the PIN dialog or pressed Cancel on
 // the PIN pad (reader status 64 01). Nothing was sent to the card.
-var ErrPINCancelled = errors.New("PIN entry cancelled")
+var ErrPINCancelled = carderr.ErrPINCancelled
 
 // ErrPINTimeout: nobody entered the PIN in time (PIN pad status 64 00, or
 // the agent's own dialog timed out).
-var ErrPINTimeout = errors.New("PIN entry timed out")
+var ErrPINTimeout = carderr.ErrPINTimeout
 
 // PINRequest tells a PIN dialog what it is asking for. It never holds a PIN.
 type PINRequest struct {

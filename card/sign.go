@@ -12,13 +12,15 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+
+	"github.com/eid-agent/eid-agent/internal/carderr"
 )
 
 var (
 	// ErrNoKey: the card has no certificate, hence no usable key, for the
 	// role: a Kids-ID or a citizen without a signing certificate, whose
 	// file is all zeros (ref §9.4), or a card without the file.
-	ErrNoKey = errors.New("the card has no key for this role")
+	ErrNoKey = carderr.ErrNoKey
 	// ErrUnsupportedAlgorithm: the card cannot make the requested kind of
 	// signature (ref §8.2), or JOSE has no name for it.
 	ErrUnsupportedAlgorithm = errors.New("signature algorithm not supported")

@@ -1,4 +1,4 @@
-// Package viewerxml converts a card.Reading to and from the ".eid" XML files
+// Package viewerxml converts an eidfile.Reading to and from the ".eid" XML files
 // of the official eID Viewer, format version 4 as defined by eidv4.xsd
 // (ref §11.2).
 //

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // Version is the value of the <eid version> attribute Marshal writes: the
@@ -24,14 +24,14 @@ const base64Line = 72
 // attributes follow the schema's order. A Reading the format cannot carry
 // gives an error matching ErrUnrepresentable; see the package comment for
 // what that covers.
-func Marshal(r *card.Reading) ([]byte, error) {
+func Marshal(r *eidfile.Reading) ([]byte, error) {
 	if r == nil {
 		return nil, unrepresentable("", "no reading")
 	}
 	w := &writer{}
 	w.buf.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	w.start("eid", []attr{{"version", Version}})
-	for _, part := range []func(*writer, *card.Reading) error{
+	for _, part := range []func(*writer, *eidfile.Reading) error{
 		writeIdentity, writeCard, writeAddress, writeCertificates,
 	} {
 		if err := part(w, r); err != nil {
@@ -45,7 +45,7 @@ func Marshal(r *card.Reading) ([]byte, error) {
 	return w.buf.Bytes(), nil
 }
 
-func writeIdentity(w *writer, r *card.Reading) error {
+func writeIdentity(w *writer, r *eidfile.Reading) error {
 	id := &r.Identity
 	if !isDigits(id.NationalNumber, 11) {
 		return unrepresentable("identity/@nationalnumber", "%q is not 11 digits", id.NationalNumber)
@@ -99,7 +99,7 @@ func writeIdentity(w *writer, r *card.Reading) error {
 	return nil
 }
 
-func writeCard(w *writer, r *card.Reading) error {
+func writeCard(w *writer, r *eidfile.Reading) error {
 	c, id := &r.Card, &r.Identity
 	doctype := c.DocumentTypeName
 	if doctype == "" {
@@ -208,7 +208,7 @@ func writeCard(w *writer, r *card.Reading) error {
 	return nil
 }
 
-func writeAddress(w *writer, r *card.Reading) error {
+func writeAddress(w *writer, r *eidfile.Reading) error {
 	a := r.Address
 	if a == nil {
 		return unrepresentable("address", "the schema requires the address")
@@ -221,7 +221,7 @@ func writeAddress(w *writer, r *card.Reading) error {
 	return nil
 }
 
-func writeCertificates(w *writer, r *card.Reading) error {
+func writeCertificates(w *writer, r *eidfile.Reading) error {
 	c := r.Certificates
 	if c == nil {
 		return unrepresentable("certificates", "the schema requires the root, CA and RRN certificates")

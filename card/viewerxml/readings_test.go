@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/lab"
 )
 
@@ -36,7 +36,7 @@ func readExport(t testing.TB, name string) []byte {
 // long enough for its base64 to wrap.
 var (
 	fakePhoto = append(append([]byte{0xFF, 0xD8, 0xFF, 0xE0}, bytes.Repeat([]byte("stand-in photo "), 8)...), 0xFF, 0xD9)
-	fakeCerts = card.Certificates{
+	fakeCerts = eidfile.Certificates{
 		Authentication: []byte("stand-in authentication certificate"),
 		Signing:        []byte("stand-in signing certificate"),
 		CA:             []byte("stand-in CA certificate"),
@@ -46,7 +46,7 @@ var (
 )
 
 // withPhoto sets the photo and the hash Unmarshal derives from it.
-func withPhoto(r *card.Reading, photo []byte) *card.Reading {
+func withPhoto(r *eidfile.Reading, photo []byte) *eidfile.Reading {
 	r.Photo = photo
 	sum := sha256.Sum256(photo)
 	r.PhotoSHA256 = hex.EncodeToString(sum[:])
@@ -56,10 +56,10 @@ func withPhoto(r *card.Reading, photo []byte) *card.Reading {
 // foreignerReading is a card A of the new layout with every foreigner field
 // the format carries, and a birth date known only to the month. Only fields
 // the format carries are set, so it survives a round trip unchanged.
-func foreignerReading() *card.Reading {
+func foreignerReading() *eidfile.Reading {
 	certs := fakeCerts
-	return withPhoto(&card.Reading{
-		Card: card.CardInfo{
+	return withPhoto(&eidfile.Reading{
+		Card: eidfile.CardInfo{
 			CardNumber:          "B012345678",
 			ChipNumber:          "534C494E33660012A5C3000F1E2D3C4B",
 			ValidFrom:           "2023-05-02",
@@ -68,7 +68,7 @@ func foreignerReading() *card.Reading {
 			DocumentType:        33,
 			DocumentTypeName:    "foreigner_A",
 		},
-		Identity: card.Identity{
+		Identity: eidfile.Identity{
 			NationalNumber:             "85030012345",
 			Surname:                    "Specimen-Müller",
 			FirstNames:                 "Ana \"Test\" María",
@@ -89,7 +89,7 @@ func foreignerReading() *card.Reading {
 			CardAMention1:              "D",
 			CardAMention2:              "K",
 		},
-		Address: &card.Address{
+		Address: &eidfile.Address{
 			StreetAndNumber: "Rue de la Loi 16",
 			Zip:             "1000",
 			Municipality:    "Bruxelles",
@@ -101,9 +101,9 @@ func foreignerReading() *card.Reading {
 // brexitReading is a card M (Brexit) with both Brexit mentions, a seasonal
 // work permit, a birth date known only by its year, and no authentication
 // or signing certificate.
-func brexitReading() *card.Reading {
-	return withPhoto(&card.Reading{
-		Card: card.CardInfo{
+func brexitReading() *eidfile.Reading {
+	return withPhoto(&eidfile.Reading{
+		Card: eidfile.CardInfo{
 			CardNumber:          "B123456789",
 			ChipNumber:          "0102030405060708090A0B0C0D0E0F10",
 			ValidFrom:           "2021-01-04",
@@ -112,7 +112,7 @@ func brexitReading() *card.Reading {
 			DocumentType:        22,
 			DocumentTypeName:    "foreigner_m",
 		},
-		Identity: card.Identity{
+		Identity: eidfile.Identity{
 			NationalNumber: "79000012345",
 			Surname:        "Specimen",
 			FirstNames:     "John",
@@ -125,12 +125,12 @@ func brexitReading() *card.Reading {
 			BrexitMention1: "B",
 			BrexitMention2: "C",
 		},
-		Address: &card.Address{
+		Address: &eidfile.Address{
 			StreetAndNumber: "Meir 1",
 			Zip:             "2000",
 			Municipality:    "Antwerpen",
 		},
-		Certificates: &card.Certificates{
+		Certificates: &eidfile.Certificates{
 			CA:   fakeCerts.CA,
 			Root: fakeCerts.Root,
 			RRN:  fakeCerts.RRN,
@@ -140,7 +140,7 @@ func brexitReading() *card.Reading {
 
 // kidsForeignerReading has a document type the viewer writes but eidv4.xsd
 // does not list (ref §6.1).
-func kidsForeignerReading() *card.Reading {
+func kidsForeignerReading() *eidfile.Reading {
 	r := brexitReading()
 	r.Card.DocumentType = 61
 	r.Card.DocumentTypeName = "kids_foreigner_eu"
@@ -154,7 +154,7 @@ func kidsForeignerReading() *card.Reading {
 // syntheticReadings are the readings with golden files.
 var syntheticReadings = []struct {
 	name    string
-	reading func() *card.Reading
+	reading func() *eidfile.Reading
 }{
 	{"foreigner-card-a", foreignerReading},
 	{"brexit-card-m", brexitReading},

@@ -12,14 +12,14 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // Unmarshal reads an eID Viewer file (format 4.0 to 4.5, ref §11.2) into a
 // Reading. The file holds no signatures, so the Reading's Integrity is left
 // empty: nothing in it has been verified. Malformed input gives an error
 // matching ErrFormat.
-func Unmarshal(b []byte) (*card.Reading, error) {
+func Unmarshal(b []byte) (*eidfile.Reading, error) {
 	root, err := parse(b)
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func Unmarshal(b []byte) (*card.Reading, error) {
 		return nil, err
 	}
 
-	r := &card.Reading{}
+	r := &eidfile.Reading{}
 	if err := readIdentity(identity, r); err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func Unmarshal(b []byte) (*card.Reading, error) {
 	return r, nil
 }
 
-func readIdentity(n *node, r *card.Reading) error {
+func readIdentity(n *node, r *eidfile.Reading) error {
 	id := &r.Identity
 	var err error
 	if id.NationalNumber, err = n.requiredAttr("nationalnumber"); err != nil {
@@ -144,7 +144,7 @@ func readIdentity(n *node, r *card.Reading) error {
 	return nil
 }
 
-func readCard(n *node, r *card.Reading) error {
+func readCard(n *node, r *eidfile.Reading) error {
 	c, id := &r.Card, &r.Identity
 	var err error
 	if c.DocumentTypeName, err = n.requiredAttr("documenttype"); err != nil {
@@ -201,7 +201,7 @@ func readCard(n *node, r *card.Reading) error {
 
 	for _, child := range []struct {
 		name string
-		read func(*node, *card.Identity) error
+		read func(*node, *eidfile.Identity) error
 	}{{"workpermit", readWorkPermit}, {"brexit", readBrexit}, {"cardA", readCardA}} {
 		e, err := n.optional(child.name)
 		if err != nil {
@@ -216,7 +216,7 @@ func readCard(n *node, r *card.Reading) error {
 	return nil
 }
 
-func readBrexit(n *node, id *card.Identity) error {
+func readBrexit(n *node, id *eidfile.Identity) error {
 	v, err := n.requiredAttr("mention1")
 	if err != nil {
 		return err
@@ -233,7 +233,7 @@ func readBrexit(n *node, id *card.Identity) error {
 	return nil
 }
 
-func readCardA(n *node, id *card.Identity) error {
+func readCardA(n *node, id *eidfile.Identity) error {
 	if v, ok := n.codedAttr("mentions1"); ok {
 		if id.CardAMention1, ok = fromXML(cardAMentions1, v); !ok {
 			return formatErr(n.attrPath("mentions1"), "unknown card A mention %q", v)
@@ -247,7 +247,7 @@ func readCardA(n *node, id *card.Identity) error {
 	return nil
 }
 
-func readWorkPermit(n *node, id *card.Identity) error {
+func readWorkPermit(n *node, id *eidfile.Identity) error {
 	v, err := n.requiredAttr("mention")
 	if err != nil {
 		return err
@@ -277,8 +277,8 @@ func readWorkPermit(n *node, id *card.Identity) error {
 	return nil
 }
 
-func readAddress(n *node) (*card.Address, error) {
-	a := &card.Address{}
+func readAddress(n *node) (*eidfile.Address, error) {
+	a := &eidfile.Address{}
 	var err error
 	if a.StreetAndNumber, err = n.leaf("streetandnumber"); err != nil {
 		return nil, err
@@ -292,8 +292,8 @@ func readAddress(n *node) (*card.Address, error) {
 	return a, nil
 }
 
-func readCertificates(n *node) (*card.Certificates, error) {
-	c := &card.Certificates{}
+func readCertificates(n *node) (*eidfile.Certificates, error) {
+	c := &eidfile.Certificates{}
 	for _, f := range []struct {
 		name string
 		dst  *[]byte

@@ -11,13 +11,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // TestUnmarshalExports checks every field of the two public viewer exports
 // against what the files contain (ref §11.1).
 func TestUnmarshalExports(t *testing.T) {
-	wantCard := card.CardInfo{
+	wantCard := eidfile.CardInfo{
 		CardNumber:          "592000155079",
 		ChipNumber:          "534C4250030701048584287C40821312",
 		ValidFrom:           "2012-03-01",
@@ -26,7 +26,7 @@ func TestUnmarshalExports(t *testing.T) {
 		DocumentType:        1,
 		DocumentTypeName:    "belgian_citizen",
 	}
-	wantIdentity := card.Identity{
+	wantIdentity := eidfile.Identity{
 		NationalNumber: "67063029659",
 		Surname:        "Lampaert",
 		FirstNames:     "Martine Hilde",
@@ -37,7 +37,7 @@ func TestUnmarshalExports(t *testing.T) {
 		Gender:         "female",
 		SpecialStatus:  "none",
 	}
-	wantAddress := card.Address{
+	wantAddress := eidfile.Address{
 		StreetAndNumber: "Sint-Jansbergsesteenweg 197",
 		Zip:             "3001",
 		Municipality:    "Leuven",
@@ -49,7 +49,7 @@ func TestUnmarshalExports(t *testing.T) {
 
 	for _, tc := range []struct {
 		file     string
-		identity card.Identity
+		identity eidfile.Identity
 	}{
 		{exports[0], wantIdentity},
 		{exports[1], male},
@@ -68,7 +68,7 @@ func TestUnmarshalExports(t *testing.T) {
 			if r.Address == nil || *r.Address != wantAddress {
 				t.Errorf("address: got %+v, want %+v", r.Address, wantAddress)
 			}
-			if r.Integrity != (card.Integrity{}) {
+			if r.Integrity != (eidfile.Integrity{}) {
 				t.Errorf("integrity: got %+v, want empty (the file holds no signatures)", r.Integrity)
 			}
 
@@ -89,7 +89,7 @@ func TestUnmarshalExports(t *testing.T) {
 	}
 }
 
-func checkExportCertificates(t *testing.T, c *card.Certificates) {
+func checkExportCertificates(t *testing.T, c *eidfile.Certificates) {
 	t.Helper()
 	if c == nil {
 		t.Fatal("no certificates")
@@ -165,7 +165,7 @@ func TestRoundTripExports(t *testing.T) {
 func TestRoundTripSynthetic(t *testing.T) {
 	for _, tc := range append(syntheticReadings, struct {
 		name    string
-		reading func() *card.Reading
+		reading func() *eidfile.Reading
 	}{"kids-foreigner", kidsForeignerReading}) {
 		t.Run(tc.name, func(t *testing.T) {
 			want := tc.reading()
@@ -195,7 +195,7 @@ func TestMarshalDropsWhatTheFormatLacks(t *testing.T) {
 	r.Card.AppletVersion = "1.8"
 	r.Card.ATR = "3B98"
 	r.Card.PKI = "ec"
-	r.Integrity.Identity = card.Valid
+	r.Integrity.Identity = eidfile.Valid
 	out, err := Marshal(r)
 	if err != nil {
 		t.Fatal(err)
@@ -297,30 +297,30 @@ func TestUnmarshalViewerVariants(t *testing.T) {
 	base := string(readExport(t, exports[0]))
 	for _, tc := range []struct {
 		name, old, new string
-		check          func(*card.Reading) bool
+		check          func(*eidfile.Reading) bool
 	}{
-		{"byte order mark", `<?xml`, "\uFEFF<?xml", func(r *card.Reading) bool { return r.Identity.Surname == "Lampaert" }},
+		{"byte order mark", `<?xml`, "\uFEFF<?xml", func(r *eidfile.Reading) bool { return r.Identity.Surname == "Lampaert" }},
 		{"memberoffamily 1", `specialstatus="NO_STATUS"`, `specialstatus="NO_STATUS" memberoffamily="1"`,
-			func(r *card.Reading) bool { return r.Identity.MemberOfFamily }},
+			func(r *eidfile.Reading) bool { return r.Identity.MemberOfFamily }},
 		{"memberoffamily false", `specialstatus="NO_STATUS"`, `specialstatus="NO_STATUS" memberoffamily="false"`,
-			func(r *card.Reading) bool { return !r.Identity.MemberOfFamily }},
+			func(r *eidfile.Reading) bool { return !r.Identity.MemberOfFamily }},
 		{"lowercase chip number", `534C4250030701048584287C40821312`, `534c4250030701048584287c40821312`,
-			func(r *card.Reading) bool { return r.Card.ChipNumber == "534C4250030701048584287C40821312" }},
+			func(r *eidfile.Reading) bool { return r.Card.ChipNumber == "534C4250030701048584287C40821312" }},
 		{"unknown document type kept", `documenttype="belgian_citizen"`, `documenttype="future_card"`,
-			func(r *card.Reading) bool {
+			func(r *eidfile.Reading) bool {
 				return r.Card.DocumentTypeName == "future_card" && r.Card.DocumentType == 0
 			}},
 		{"kids foreigner", `documenttype="belgian_citizen"`, `documenttype="kids_foreigner_F_plus"`,
-			func(r *card.Reading) bool { return r.Card.DocumentType == 68 }},
+			func(r *eidfile.Reading) bool { return r.Card.DocumentType == 68 }},
 		{"unknown attributes and elements ignored", `<card `, `<card carddata_appl_version="17" `,
-			func(r *card.Reading) bool { return r.Card.AppletVersion == "" }},
+			func(r *eidfile.Reading) bool { return r.Card.AppletVersion == "" }},
 		{"version and graphpersoversion", `<eid>`, `<eid version="4.4" graphpersoversion="08">`,
-			func(r *card.Reading) bool { return r.Card.CardNumber == "592000155079" }},
+			func(r *eidfile.Reading) bool { return r.Card.CardNumber == "592000155079" }},
 		{"no certificates", base[strings.Index(base, "<certificates>"):strings.Index(base, "</eid>")], ``,
-			func(r *card.Reading) bool { return r.Certificates == nil }},
+			func(r *eidfile.Reading) bool { return r.Certificates == nil }},
 		{"work permit", `<deliverymunicipality>Leuven</deliverymunicipality>`,
 			`<deliverymunicipality>Leuven</deliverymunicipality><workpermit mention="no" vat1="0123456749"/>`,
-			func(r *card.Reading) bool {
+			func(r *eidfile.Reading) bool {
 				return r.Identity.WorkPermit == "none" && r.Identity.EmployerVAT1 == "0123.456.749"
 			}},
 	} {
@@ -411,38 +411,38 @@ func TestUnmarshalErrors(t *testing.T) {
 func TestMarshalErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
-		change func(*card.Reading)
+		change func(*eidfile.Reading)
 		path   string
 	}{
-		{"national number", func(r *card.Reading) { r.Identity.NationalNumber = "85.03.00-123.45" }, "identity/@nationalnumber"},
-		{"birth date", func(r *card.Reading) { r.Identity.BirthDate = "00 MAAR 1985" }, "identity/@dateofbirth"},
-		{"gender", func(r *card.Reading) { r.Identity.Gender = "F" }, "identity/@gender"},
-		{"special status", func(r *card.Reading) { r.Identity.SpecialStatus = "2" }, "identity/@specialstatus"},
-		{"duplicate", func(r *card.Reading) { r.Identity.Duplicate = "1" }, "identity/@duplicate"},
-		{"protection", func(r *card.Reading) { r.Identity.DateAndCountryOfProtection = "13.08.2014" }, "identity/@dateandcountryofprotection"},
-		{"no photo", func(r *card.Reading) { r.Photo = nil }, "identity/photo"},
-		{"control character", func(r *card.Reading) { r.Identity.Surname = "A\x00B" }, "identity/name"},
-		{"invalid UTF-8", func(r *card.Reading) { r.Identity.NobleCondition = "\xff" }, "identity/@noblecondition"},
-		{"document type", func(r *card.Reading) { r.Card.DocumentTypeName = "foreigner_z" }, "card/@documenttype"},
-		{"document code", func(r *card.Reading) { r.Card.DocumentTypeName, r.Card.DocumentType = "", 99 }, "card/@documenttype"},
-		{"card number", func(r *card.Reading) { r.Card.CardNumber = "1234567890123" }, "card/@cardnumber"},
-		{"chip number", func(r *card.Reading) { r.Card.ChipNumber = "534C" }, "card/@chipnumber"},
-		{"validity", func(r *card.Reading) { r.Card.ValidUntil = "02.05.2028" }, "card/@validitydateend"},
-		{"municipality", func(r *card.Reading) { r.Card.IssuingMunicipality = "\x1b" }, "card/deliverymunicipality"},
-		{"work permit", func(r *card.Reading) { r.Identity.WorkPermit = "8" }, "card/workpermit/@mention"},
-		{"VAT", func(r *card.Reading) { r.Identity.EmployerVAT2 = "BE0123456749" }, "card/workpermit/@vat2"},
-		{"VAT without mention", func(r *card.Reading) { r.Identity.WorkPermit = "" }, "card/workpermit/@mention"},
-		{"regional file", func(r *card.Reading) { r.Identity.RegionalFileNumber = strings.Repeat("9", 19) }, "card/workpermit/@regionalfile"},
-		{"Brexit mention", func(r *card.Reading) { r.Identity.BrexitMention1 = "C" }, "card/brexit/@mention1"},
-		{"Brexit mention 2 alone", func(r *card.Reading) { r.Identity.BrexitMention2 = "C" }, "card/brexit/@mention1"},
-		{"card A mention", func(r *card.Reading) { r.Identity.CardAMention1 = "K" }, "card/cardA/@mentions1"},
-		{"card A mention 2", func(r *card.Reading) { r.Identity.CardAMention2 = "A" }, "card/cardA/@mentions2"},
-		{"no address", func(r *card.Reading) { r.Address = nil }, "address"},
-		{"address text", func(r *card.Reading) { r.Address.Zip = "\x01" }, "address/zip"},
-		{"no certificates", func(r *card.Reading) { r.Certificates = nil }, "certificates"},
-		{"no root", func(r *card.Reading) { r.Certificates.Root = nil }, "certificates/root"},
-		{"no CA", func(r *card.Reading) { r.Certificates.CA = nil }, "certificates/citizenca"},
-		{"no RRN", func(r *card.Reading) { r.Certificates.RRN = []byte{} }, "certificates/rrn"},
+		{"national number", func(r *eidfile.Reading) { r.Identity.NationalNumber = "85.03.00-123.45" }, "identity/@nationalnumber"},
+		{"birth date", func(r *eidfile.Reading) { r.Identity.BirthDate = "00 MAAR 1985" }, "identity/@dateofbirth"},
+		{"gender", func(r *eidfile.Reading) { r.Identity.Gender = "F" }, "identity/@gender"},
+		{"special status", func(r *eidfile.Reading) { r.Identity.SpecialStatus = "2" }, "identity/@specialstatus"},
+		{"duplicate", func(r *eidfile.Reading) { r.Identity.Duplicate = "1" }, "identity/@duplicate"},
+		{"protection", func(r *eidfile.Reading) { r.Identity.DateAndCountryOfProtection = "13.08.2014" }, "identity/@dateandcountryofprotection"},
+		{"no photo", func(r *eidfile.Reading) { r.Photo = nil }, "identity/photo"},
+		{"control character", func(r *eidfile.Reading) { r.Identity.Surname = "A\x00B" }, "identity/name"},
+		{"invalid UTF-8", func(r *eidfile.Reading) { r.Identity.NobleCondition = "\xff" }, "identity/@noblecondition"},
+		{"document type", func(r *eidfile.Reading) { r.Card.DocumentTypeName = "foreigner_z" }, "card/@documenttype"},
+		{"document code", func(r *eidfile.Reading) { r.Card.DocumentTypeName, r.Card.DocumentType = "", 99 }, "card/@documenttype"},
+		{"card number", func(r *eidfile.Reading) { r.Card.CardNumber = "1234567890123" }, "card/@cardnumber"},
+		{"chip number", func(r *eidfile.Reading) { r.Card.ChipNumber = "534C" }, "card/@chipnumber"},
+		{"validity", func(r *eidfile.Reading) { r.Card.ValidUntil = "02.05.2028" }, "card/@validitydateend"},
+		{"municipality", func(r *eidfile.Reading) { r.Card.IssuingMunicipality = "\x1b" }, "card/deliverymunicipality"},
+		{"work permit", func(r *eidfile.Reading) { r.Identity.WorkPermit = "8" }, "card/workpermit/@mention"},
+		{"VAT", func(r *eidfile.Reading) { r.Identity.EmployerVAT2 = "BE0123456749" }, "card/workpermit/@vat2"},
+		{"VAT without mention", func(r *eidfile.Reading) { r.Identity.WorkPermit = "" }, "card/workpermit/@mention"},
+		{"regional file", func(r *eidfile.Reading) { r.Identity.RegionalFileNumber = strings.Repeat("9", 19) }, "card/workpermit/@regionalfile"},
+		{"Brexit mention", func(r *eidfile.Reading) { r.Identity.BrexitMention1 = "C" }, "card/brexit/@mention1"},
+		{"Brexit mention 2 alone", func(r *eidfile.Reading) { r.Identity.BrexitMention2 = "C" }, "card/brexit/@mention1"},
+		{"card A mention", func(r *eidfile.Reading) { r.Identity.CardAMention1 = "K" }, "card/cardA/@mentions1"},
+		{"card A mention 2", func(r *eidfile.Reading) { r.Identity.CardAMention2 = "A" }, "card/cardA/@mentions2"},
+		{"no address", func(r *eidfile.Reading) { r.Address = nil }, "address"},
+		{"address text", func(r *eidfile.Reading) { r.Address.Zip = "\x01" }, "address/zip"},
+		{"no certificates", func(r *eidfile.Reading) { r.Certificates = nil }, "certificates"},
+		{"no root", func(r *eidfile.Reading) { r.Certificates.Root = nil }, "certificates/root"},
+		{"no CA", func(r *eidfile.Reading) { r.Certificates.CA = nil }, "certificates/citizenca"},
+		{"no RRN", func(r *eidfile.Reading) { r.Certificates.RRN = []byte{} }, "certificates/rrn"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := foreignerReading()
