@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eid-agent/eid-agent/internal/clock"
@@ -57,10 +56,6 @@ type Daemon struct {
 	tlsSrv    *bridge.Server // wss, when tls.listen is set
 	tokenPath string
 	trust     *card.TrustStore
-
-	runMu  sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 // TokenFile is the name of the desktop-application token in the state

@@ -81,8 +81,8 @@ func parseProcNetTCP(r io.Reader, local, remote netip.AddrPort) (uid int, found 
 			continue // header
 		}
 		line := sc.Bytes()
-		f1, rest := nextField(line) // "sl:"
-		f1, rest = nextField(rest)  // local_address
+		_, rest := nextField(line)  // "sl:"
+		f1, rest := nextField(rest) // local_address
 		f2, rest := nextField(rest) // rem_address
 		if len(f1) == 0 && len(f2) == 0 {
 			continue // blank line

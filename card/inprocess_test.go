@@ -90,9 +90,17 @@ func TestChipAuthenticationForged(t *testing.T) {
 
 	// Without the part, no challenge is sent.
 	c, tr = newInProcess(p)
+	var challenged bool
+	tr.corrupt = func(cmd, resp []byte) []byte {
+		challenged = challenged || cmd[1] == 0x88
+		return resp
+	}
 	f, err := c.ReadFiles(card.PartAddress)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if challenged {
+		t.Fatal("INTERNAL AUTHENTICATE sent for a read without the chip check")
 	}
 	if f.Challenge != nil || f.Photo != nil || f.AuthCert != nil || f.Address == nil {
 		t.Fatalf("parts not honoured: challenge %v photo %v auth %v", f.Challenge != nil, f.Photo != nil, f.AuthCert != nil)

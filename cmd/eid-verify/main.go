@@ -119,7 +119,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	}
 	u, err := url.Parse(o.agent)
 	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return nil, fmt.Errorf("--agent %q: want ws://HOST:PORT/PATH or wss://...", o.agent)
+		return nil, fmt.Errorf("--agent %q: want ws://HOST:PORT/PATH or wss://HOST:PORT/PATH", o.agent)
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return nil, errors.New("--tls-cert and --tls-key go together")
