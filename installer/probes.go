@@ -22,7 +22,9 @@ import (
 )
 
 // PCSCSocket is where pcsc-lite's daemon listens (pcsc-lite's
-// PCSCLITE_CSOCK_NAME on Debian/Ubuntu).
+// PCSCLITE_CSOCK_NAME on Debian/Ubuntu). libpcsclite connects to the path
+// in the environment variable of the same name when it is set, and so does
+// the pcscd check.
 const PCSCSocket = "/run/pcscd/pcscd.comm"
 
 // ReaderInfo is one reader as the doctor shows it.
@@ -107,6 +109,14 @@ func processRunning(name string) bool {
 	return false
 }
 
+// pcscSocket is the socket libpcsclite will connect to.
+func (p *Probes) pcscSocket() string {
+	if s := p.Target.env("PCSCLITE_CSOCK_NAME"); s != "" {
+		return s
+	}
+	return PCSCSocket
+}
+
 // PCSCDCheck: is the PC/SC service there to talk to? On Linux pcscd must
 // be installed and either running or socket-activated (pcscd.socket), and
 // its socket must exist.
@@ -129,24 +139,25 @@ func (p *Probes) PCSCDCheck() Check {
 		} else {
 			running = processRunning("pcscd")
 		}
-		fi, err := p.stat(PCSCSocket)
+		sock := p.pcscSocket()
+		fi, err := p.stat(sock)
 		socket := err == nil && fi.Mode()&fs.ModeSocket != 0
 		enabled, _ := p.run(ctx, "systemctl", "is-enabled", "pcscd.socket")
 		activated := enabled == "enabled" || enabled == "static" || enabled == "indirect"
 		_, binErr := p.stat("/usr/sbin/pcscd")
 		switch {
 		case socket && running:
-			return Result{Status: OK, Detail: "pcscd running, socket " + PCSCSocket}
+			return Result{Status: OK, Detail: "pcscd running, socket " + sock}
 		case socket && activated:
-			return Result{Status: OK, Detail: "pcscd socket-activated (pcscd.socket enabled, " + PCSCSocket + ")"}
+			return Result{Status: OK, Detail: "pcscd socket-activated (pcscd.socket enabled, " + sock + ")"}
 		case socket:
-			return Result{Status: OK, Detail: "pcscd socket " + PCSCSocket + " present"}
+			return Result{Status: OK, Detail: "pcscd socket " + sock + " present"}
 		case !running && errors.Is(binErr, fs.ErrNotExist) && !activated:
 			return Result{Status: Fail, Detail: "pcscd is not installed", Fix: "sudo apt-get install pcscd"}
 		case running:
-			return Result{Status: Fail, Detail: "pcscd runs but its socket " + PCSCSocket + " is missing", Fix: "sudo systemctl restart pcscd"}
+			return Result{Status: Fail, Detail: "pcscd runs but its socket " + sock + " is missing", Fix: "sudo systemctl restart pcscd"}
 		case activated:
-			return Result{Status: Fail, Detail: "pcscd.socket is enabled but not listening (" + PCSCSocket + " missing)", Fix: "sudo systemctl start pcscd.socket"}
+			return Result{Status: Fail, Detail: "pcscd.socket is enabled but not listening (" + sock + " missing)", Fix: "sudo systemctl start pcscd.socket"}
 		default:
 			return Result{Status: Fail, Detail: "pcscd is neither running nor socket-activated", Fix: "sudo systemctl enable --now pcscd.socket"}
 		}

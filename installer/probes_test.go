@@ -76,6 +76,38 @@ func TestPCSCDCheck(t *testing.T) {
 	}
 }
 
+// TestPCSCDCheckSocketFromEnv: with PCSCLITE_CSOCK_NAME set, libpcsclite
+// connects there, so the check looks there and not at the default path.
+func TestPCSCDCheckSocketFromEnv(t *testing.T) {
+	const custom = "/tmp/lab/pcscd.comm"
+	for _, tc := range []struct {
+		name   string
+		socket string // the one path that is a socket
+		want   Status
+	}{
+		{"custom socket present", custom, OK},
+		{"only the default socket", PCSCSocket, Fail},
+	} {
+		p := &Probes{OS: "linux", ProcessRunning: func(string) bool { return true }, Runner: answers{},
+			Target: Target{Env: func(k string) string {
+				if k == "PCSCLITE_CSOCK_NAME" {
+					return custom
+				}
+				return ""
+			}},
+			Stat: func(name string) (fs.FileInfo, error) {
+				if name == tc.socket {
+					return fakeInfo{fs.ModeSocket}, nil
+				}
+				return nil, fs.ErrNotExist
+			}}
+		r := p.PCSCDCheck().Run(context.Background())
+		if r.Status != tc.want || !strings.Contains(r.Detail, custom) {
+			t.Errorf("%s: %+v, want %s naming %s", tc.name, r, tc.want, custom)
+		}
+	}
+}
+
 var (
 	errNoService = errors.New("PC/SC service not running")
 	errNoReader  = errors.New("no reader")

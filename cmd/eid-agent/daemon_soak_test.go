@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -11,18 +12,14 @@ import (
 )
 
 // TestDaemonSoak churns the simulated card (insert, read, remove) for a
-// bounded time (EID_SOAK, default 20s) while 32 subscribed clients count
-// events and 4 of them read: no client may miss an event, every read must
-// succeed, and once the clients are gone the agent's goroutines and heap
-// must be back near where they started.
+// bounded time (soakDuration) while 32 subscribed clients count events and
+// 4 of them read: no client may miss an event, every read must succeed,
+// and once the clients are gone the agent's goroutines and heap must be
+// back near where they started.
 func TestDaemonSoak(t *testing.T) {
-	dur := 20 * time.Second
-	if v := os.Getenv("EID_SOAK"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			t.Fatalf("EID_SOAK: %v", err)
-		}
-		dur = d
+	dur, err := soakDuration(os.Getenv)
+	if err != nil {
+		t.Fatal(err)
 	}
 	const app = "https://counter.example"
 	d := startDaemon(t, "", "--simulate", "--allow-origin", app, "--grant", app+"=identity,photo", "--log-level", "warn")
@@ -31,7 +28,7 @@ func TestDaemonSoak(t *testing.T) {
 	defer cancel()
 
 	const clients = 32
-	type tally struct{ inserted, removed, reads int }
+	type tally struct{ inserted, removed int }
 	tallies := make([]tally, clients)
 	var wg sync.WaitGroup
 	conns := make([]*client.Client, clients)
@@ -114,5 +111,42 @@ func TestDaemonSoak(t *testing.T) {
 	}
 	if code := d.stop(); code != 0 {
 		t.Errorf("exit %d", code)
+	}
+}
+
+// soakDuration: EID_SOAK when set (a Go duration); otherwise 20 s in CI
+// (CI set), and 2 s elsewhere, a handful of churn cycles, so that a plain
+// `go test ./...` does not spend most of its time here.
+func soakDuration(getenv func(string) string) (time.Duration, error) {
+	if v := getenv("EID_SOAK"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return 0, fmt.Errorf("EID_SOAK=%q: want a positive duration such as 20s", v)
+		}
+		return d, nil
+	}
+	if getenv("CI") != "" {
+		return 20 * time.Second, nil
+	}
+	return 2 * time.Second, nil
+}
+
+func TestSoakDuration(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want time.Duration
+		err  bool
+	}{
+		{nil, 2 * time.Second, false},
+		{map[string]string{"CI": "true"}, 20 * time.Second, false},
+		{map[string]string{"CI": "true", "EID_SOAK": "5m"}, 5 * time.Minute, false},
+		{map[string]string{"EID_SOAK": "90s"}, 90 * time.Second, false},
+		{map[string]string{"EID_SOAK": "20"}, 0, true},
+		{map[string]string{"EID_SOAK": "-1s"}, 0, true},
+	} {
+		got, err := soakDuration(func(k string) string { return tc.env[k] })
+		if got != tc.want || (err != nil) != tc.err {
+			t.Errorf("%v: %v %v, want %v (error %v)", tc.env, got, err, tc.want, tc.err)
+		}
 	}
 }

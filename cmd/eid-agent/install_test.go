@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,8 +53,21 @@ func TestInstallCommand(t *testing.T) {
 	env, home := doctorEnv(t)
 	os.WriteFile(filepath.Join(home, ".profile"), []byte("mine"), 0o644)
 	before := tree(t, home)
+	// The pcscd prerequisite looks where libpcsclite would connect
+	// (PCSCLITE_CSOCK_NAME): a socket of the test's own, or none, so the
+	// outcome does not depend on whether this machine's pcscd listens.
+	noPCSC := append(slices.Clone(env), "PCSCLITE_CSOCK_NAME="+filepath.Join(t.TempDir(), "pcscd.comm"))
+	env = append(env, "PCSCLITE_CSOCK_NAME="+listenUnix(t))
 
-	r := runEnv(t, env, "install", "--dry-run", "--binary", binary)
+	r := runEnv(t, noPCSC, "install", "--user", "--binary", binary)
+	if r.code != exitFailure || !strings.Contains(r.stderr, "a prerequisite is missing") || !strings.Contains(r.stdout, "pcscd") {
+		t.Errorf("install without pcscd: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !slices.Equal(tree(t, home), before) {
+		t.Fatal("a refused install changed the home")
+	}
+
+	r = runEnv(t, env, "install", "--dry-run", "--binary", binary)
 	if r.code != 0 || !strings.Contains(r.stdout, "write    "+filepath.Join(home, ".config/systemd/user/eid-agent.service")) {
 		t.Fatalf("dry run: %d %s %s", r.code, r.stdout, r.stderr)
 	}
@@ -97,6 +111,19 @@ func TestInstallCommand(t *testing.T) {
 	if r = runEnv(t, env, "uninstall"); r.code != 0 || !strings.Contains(r.stdout, "nothing to do") {
 		t.Errorf("uninstall when not installed: %d %s", r.code, r.stdout)
 	}
+}
+
+// listenUnix listens on a Unix socket in a temporary directory until the
+// test ends, and returns its path.
+func listenUnix(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pcscd.comm")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return path
 }
 
 // TestInstallSystemCommand: --system into a --root, with the browser
