@@ -82,7 +82,7 @@ func (c *Card) readAt(path []byte, offset, n int) ([]byte, error) {
 	if err := c.selectFile(path); err != nil {
 		return nil, err
 	}
-	data, sw, err := c.Transmit([]byte{0x00, 0xB0, byte(offset >> 8), byte(offset), byte(n)})
+	data, sw, err := c.Transmit(readBinary(offset, n))
 	if err != nil {
 		return nil, err
 	}

@@ -33,7 +33,7 @@ const maxFileSize = 0x7FFF
 // card refuses it, walk the path one FID at a time as eid-mw does
 // (ref §2.3).
 func (c *Card) selectFile(path []byte) error {
-	cmd := append([]byte{0x00, 0xA4, 0x08, 0x0C, byte(len(path))}, path...)
+	cmd := append([]byte{claISO, insSelect, 0x08, 0x0C, byte(len(path))}, path...)
 	_, sw, err := c.Transmit(cmd)
 	if err != nil {
 		return err
@@ -47,7 +47,7 @@ func (c *Card) selectFile(path []byte) error {
 		return swError("SELECT", sw)
 	}
 	for i := 0; i+1 < len(path); i += 2 {
-		if _, err := c.command("SELECT", []byte{0x00, 0xA4, 0x02, 0x0C, 0x02, path[i], path[i+1]}); err != nil {
+		if _, err := c.command("SELECT", []byte{claISO, insSelect, 0x02, 0x0C, 0x02, path[i], path[i+1]}); err != nil {
 			return err
 		}
 	}
@@ -82,8 +82,7 @@ func (c *Card) readFile(path []byte, size func(read []byte) int) ([]byte, error)
 		if len(out) > maxFileSize {
 			return nil, &FormatError{File: fmt.Sprintf("%X", path), Offset: -1, Reason: "file larger than the 32 KB a card can address"}
 		}
-		cmd := []byte{0x00, 0xB0, byte(len(out) >> 8), byte(len(out)), byte(n)} // Le 00 = 256
-		data, sw, err := c.Transmit(cmd)
+		data, sw, err := c.Transmit(readBinary(len(out), n))
 		if err != nil {
 			return nil, err
 		}

@@ -135,7 +135,7 @@ func (c *Card) pinStatus() (int, error) {
 	case applet < 0x17:
 		return 0, ErrPINStatusUnavailable
 	case applet >= 0x18:
-		data, err := c.command("GET CARD DATA", []byte{0x80, 0xE4, 0x00, 0x01, 0x1F})
+		data, err := c.command("GET CARD DATA", []byte{claBelpic, insGetCardData, 0x00, 0x01, 0x1F})
 		if err != nil {
 			return 0, err
 		}
@@ -153,7 +153,7 @@ func (c *Card) pinStatus() (int, error) {
 		return cd.PINTries, nil
 	}
 	// Lc absent: a case-1 APDU, the status query of ref §7.3.
-	_, sw, err := c.Transmit([]byte{0x00, 0x20, 0x00, 0x01})
+	_, sw, err := c.Transmit([]byte{claISO, insVerify, 0x00, 0x01})
 	if err != nil {
 		return 0, err
 	}
@@ -214,7 +214,7 @@ func (c *Card) askPIN(ctx context.Context, prompt PINPrompt, req PINRequest) ([]
 // APDU. 63 Cx is a *PINError, 69 83 a *StatusError matching ErrPINBlocked;
 // either way the operation ends: the agent never retries a PIN.
 func (c *Card) verifyPIN(block []byte) error {
-	cmd := append([]byte{0x00, 0x20, 0x00, 0x01, 0x08}, block...)
+	cmd := append([]byte{claISO, insVerify, 0x00, 0x01, 0x08}, block...)
 	defer Wipe(cmd)
 	_, err := c.command("VERIFY", cmd)
 	return c.notePINResult(err)
@@ -287,7 +287,7 @@ func (c *Card) ChangePINContext(ctx context.Context, prompt PINPrompt) error {
 		return err
 	}
 	cmd := make([]byte, 0, 5+16)
-	cmd = append(cmd, 0x00, 0x24, 0x00, 0x01, 0x10)
+	cmd = append(cmd, claISO, insChangeRef, 0x00, 0x01, 0x10)
 	cmd = append(append(cmd, old...), nu...)
 	defer Wipe(cmd)
 	return c.withTransaction(func() error {

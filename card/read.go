@@ -42,7 +42,7 @@ type ReadOptions struct {
 // GetCardData sends GET CARD DATA (80 E4 00 00 1C, ref §5) and returns the
 // raw response. A card that does not know the command is not a BELPIC card.
 func (c *Card) GetCardData() ([]byte, error) {
-	data, err := c.command("GET CARD DATA", []byte{0x80, 0xE4, 0x00, 0x00, 0x1C})
+	data, err := c.command("GET CARD DATA", []byte{claBelpic, insGetCardData, 0x00, 0x00, 0x1C})
 	if err != nil {
 		if _, ok := err.(*StatusError); ok {
 			return nil, fmt.Errorf("%w (%v)", ErrUnsupportedCard, err)
@@ -186,7 +186,7 @@ func (c *Card) internalAuthenticate() (challenge, sig []byte, err error) {
 	if _, err := rand.Read(challenge); err != nil {
 		return nil, nil, err
 	}
-	cmd := append([]byte{0x00, 0x88, 0x02, 0x81, 0x32, 0x94, 0x30}, challenge...)
+	cmd := append([]byte{claISO, insInternalAuth, 0x02, 0x81, 0x32, 0x94, 0x30}, challenge...)
 	sig, err = c.command("INTERNAL AUTHENTICATE", cmd)
 	if err != nil {
 		return nil, nil, err

@@ -7,13 +7,12 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 
 	"github.com/eid-agent/eid-agent/internal/carderr"
+	"github.com/eid-agent/eid-agent/internal/sigalg"
 )
 
 var (
@@ -23,10 +22,10 @@ var (
 	ErrNoKey = carderr.ErrNoKey
 	// ErrUnsupportedAlgorithm: the card cannot make the requested kind of
 	// signature (ref §8.2), or JOSE has no name for it.
-	ErrUnsupportedAlgorithm = errors.New("signature algorithm not supported")
+	ErrUnsupportedAlgorithm = carderr.ErrUnsupportedAlgorithm
 	// ErrInvalidDigest: the digest's length does not match the hash named
 	// in the options. Hashing is always done by the caller (ref §8.3).
-	ErrInvalidDigest = errors.New("digest length does not match the hash")
+	ErrInvalidDigest = carderr.ErrInvalidDigest
 )
 
 // Key is one of the cardholder's keys. It implements crypto.Signer: the
@@ -147,26 +146,6 @@ func (k *Key) SignContext(ctx context.Context, digest []byte, opts crypto.Signer
 	return k.encode(sig)
 }
 
-// hashes with the DigestInfo prefix an RSA signature needs (ref §8.2).
-var digestInfoPrefix = map[crypto.Hash][]byte{
-	crypto.SHA1:   {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2B, 0x0E, 0x03, 0x02, 0x1A, 0x05, 0x00, 0x04, 0x14},
-	crypto.SHA224: {0x30, 0x2D, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1C},
-	crypto.SHA256: {0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20},
-	crypto.SHA384: {0x30, 0x41, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30},
-	// TLS 1.0/1.1 signatures: the bare concatenation, no DigestInfo.
-	crypto.MD5SHA1: {},
-	crypto.SHA512:  {0x30, 0x51, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40},
-}
-
-// hashSize is h.Size() for the hashes of package crypto, 0 for an unknown
-// value (crypto.Hash.Size panics on those).
-func hashSize(h crypto.Hash) int {
-	if h == 0 || h > crypto.BLAKE2b_512 {
-		return 0
-	}
-	return h.Size()
-}
-
 // prepare picks the MSE SET algorithm byte and the PSO CDS input (ref §8.2).
 //
 // RSA: algorithm 01, "no hash specified", with the DigestInfo built here,
@@ -184,14 +163,8 @@ func (k *Key) prepare(digest []byte, opts crypto.SignerOpts) (alg byte, input []
 	if opts != nil {
 		h = opts.HashFunc()
 	}
-	if h != 0 {
-		n := hashSize(h)
-		if n == 0 {
-			return 0, nil, fmt.Errorf("%w: unknown hash %d", ErrUnsupportedAlgorithm, h)
-		}
-		if len(digest) != n {
-			return 0, nil, fmt.Errorf("%w: %d bytes for %v (%d bytes)", ErrInvalidDigest, len(digest), h, n)
-		}
+	if err := sigalg.CheckDigest(digest, h); err != nil {
+		return 0, nil, err
 	}
 	pss, isPSS := opts.(*rsa.PSSOptions)
 	switch pub := k.cert.PublicKey.(type) {
@@ -219,23 +192,14 @@ func (k *Key) prepare(digest []byte, opts crypto.SignerOpts) (alg byte, input []
 				return 0, nil, fmt.Errorf("%w: the card does PSS with SHA-1 or SHA-256 only, not %v", ErrUnsupportedAlgorithm, h)
 			}
 			// The card's salt is as long as the hash (ref §8.2).
-			if s := pss.SaltLength; s != rsa.PSSSaltLengthAuto && s != rsa.PSSSaltLengthEqualsHash && s != h.Size() {
+			if s := pss.SaltLength; !sigalg.SaltIsHashSize(s, h) {
 				return 0, nil, fmt.Errorf("%w: the card's PSS salt is %d bytes, not %d", ErrUnsupportedAlgorithm, h.Size(), s)
 			}
 			return alg, digest, nil
 		}
-		in := digest
-		if h != 0 {
-			prefix, ok := digestInfoPrefix[h]
-			if !ok {
-				return 0, nil, fmt.Errorf("%w: PKCS#1 v1.5 with %v", ErrUnsupportedAlgorithm, h)
-			}
-			in = append(append(make([]byte, 0, len(prefix)+len(digest)), prefix...), digest...)
-		}
-		// Type-1 padding needs 11 bytes (ref §8.2: at most 245 bytes of
-		// DigestInfo for RSA-2048).
-		if len(in) == 0 || len(in) > pub.Size()-11 {
-			return 0, nil, fmt.Errorf("%w: %d bytes to sign with a %d-bit key", ErrInvalidDigest, len(in), pub.N.BitLen())
+		in, err := sigalg.PKCS1v15Input(pub, digest, h)
+		if err != nil {
+			return 0, nil, err
 		}
 		return 0x01, in, nil
 	}
@@ -324,7 +288,7 @@ func (k *Key) sign(ctx context.Context, alg byte, input []byte) ([]byte, error) 
 // setSE sends MSE SET for a digital signature with this key:
 // `00 22 41 B6 05 04 80 <alg> 84 <key>` (ref §8.2).
 func (k *Key) setSE(alg byte) error {
-	_, err := k.c.command("MSE SET", []byte{0x00, 0x22, 0x41, 0xB6, 0x05, 0x04, 0x80, alg, 0x84, k.ref})
+	_, err := k.c.command("MSE SET", []byte{claISO, insMSE, 0x41, 0xB6, 0x05, 0x04, 0x80, alg, 0x84, k.ref})
 	return err
 }
 
@@ -332,7 +296,7 @@ func (k *Key) setSE(alg byte) error {
 // under T=0; Transmit collects the result through 61 xx / GET RESPONSE
 // (ref §8.3).
 func (k *Key) pso(input []byte) ([]byte, error) {
-	cmd := append([]byte{0x00, 0x2A, 0x9E, 0x9A, byte(len(input))}, input...)
+	cmd := append([]byte{claISO, insPSO, 0x9E, 0x9A, byte(len(input))}, input...)
 	return k.c.command("PSO CDS", cmd)
 }
 
@@ -342,29 +306,15 @@ func isSecurityNotSatisfied(err error) bool {
 }
 
 // encode checks the card's signature length and gives the form
-// crypto.Signer promises: RSA as is (left-padded to the modulus size), ECDSA
-// converted from the card's plain r‖s (ref §8.3) to ASN.1 DER.
+// crypto.Signer promises (RSA left-padded to the modulus size, ECDSA
+// converted from the card's plain r‖s to DER, ref §8.3). A length the key
+// cannot produce means the card is not the one the certificate describes.
 func (k *Key) encode(sig []byte) ([]byte, error) {
-	switch pub := k.cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		n := pub.Size()
-		if len(sig) == 0 || len(sig) > n {
-			return nil, fmt.Errorf("PSO CDS returned %d bytes for a %d-byte modulus: %w", len(sig), n, ErrUnsupportedCard)
-		}
-		if len(sig) < n {
-			sig = append(make([]byte, n-len(sig)), sig...)
-		}
-		return sig, nil
-	case *ecdsa.PublicKey:
-		size := (pub.Curve.Params().BitSize + 7) / 8
-		if len(sig) != 2*size {
-			return nil, fmt.Errorf("PSO CDS returned %d bytes, r||s on %s is %d: %w", len(sig), pub.Curve.Params().Name, 2*size, ErrUnsupportedCard)
-		}
-		r := new(big.Int).SetBytes(sig[:size])
-		s := new(big.Int).SetBytes(sig[size:])
-		return asn1.Marshal(struct{ R, S *big.Int }{r, s})
+	out, err := sigalg.Encode(k.cert.PublicKey, sig, "PSO CDS")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, ErrUnsupportedCard)
 	}
-	return nil, fmt.Errorf("%w: key type %T", ErrUnsupportedAlgorithm, k.cert.PublicKey)
+	return out, nil
 }
 
 // Algorithm returns the JOSE name (RFC 7518) of the signature Sign makes
@@ -436,7 +386,7 @@ func JOSEAlgorithm(pub crypto.PublicKey, opts crypto.SignerOpts) (string, error)
 		case bits != "" && !isPSS:
 			return "RS" + bits, nil
 		case bits != "" && isPSS:
-			if s := pss.SaltLength; s != rsa.PSSSaltLengthAuto && s != rsa.PSSSaltLengthEqualsHash && s != h.Size() {
+			if !sigalg.SaltIsHashSize(pss.SaltLength, h) {
 				return "", fmt.Errorf("%w: JOSE PS names have a salt as long as the hash", ErrUnsupportedAlgorithm)
 			}
 			return "PS" + bits, nil

@@ -150,7 +150,7 @@ func (c *Card) Transmit(cmd []byte) (data []byte, sw uint16, err error) {
 		case sw1 == 0x61:
 			// ref §2.5: xx bytes wait (00 = 256 or more); fetch them, the
 			// card may chain again with 61 yy.
-			resp, err = c.transmitRaw([]byte{0x00, 0xC0, 0x00, 0x00, sw2})
+			resp, err = c.transmitRaw([]byte{claISO, insGetResponse, 0x00, 0x00, sw2})
 		case sw1 == 0x6C && !resent && len(cmd) == 5:
 			// ref §2.4: Le too large for what is left. Only case-2 commands
 			// (READ BINARY, GET CARD DATA) have a trailing Le to correct.

@@ -1,10 +1,11 @@
-// Package carderr holds the card layer's errors that other layers translate
+// Package carderr holds the card layer's errors that other layers use
 // without talking to a card: the bridge maps them to protocol codes, and it
 // must build without cgo (a Go program that only talks to the agent, or a
 // server that only writes .eid files, has no libpcsclite). Package card
 // re-exports every name here (card.ErrNoCard is carderr.ErrNoCard, and
 // card.PINError the same type), documents them, and is what callers outside
-// this module use.
+// this module use. The signature rules both signing paths share
+// (internal/sigalg) report the last two.
 package carderr
 
 import (
@@ -24,6 +25,9 @@ var (
 	ErrPINCancelled    = errors.New("PIN entry cancelled")
 	ErrPINTimeout      = errors.New("PIN entry timed out")
 	ErrNoKey           = errors.New("the card has no key for this role")
+
+	ErrUnsupportedAlgorithm = errors.New("signature algorithm not supported")
+	ErrInvalidDigest        = errors.New("digest length does not match the hash")
 )
 
 // PINError is a wrong PIN (SW 63 Cx). Retries is what the card says is
