@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 )
 
 // TestPINStatus reads the tries left on every generation, before and after
@@ -44,7 +45,7 @@ func TestPINStatus(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := digestOf(crypto.SHA256, "x")
+			d := testkit.Digest(crypto.SHA256, "x")
 			for want := 2; want >= 0; want-- {
 				if _, err := k.Sign(rand.Reader, d, crypto.SHA256); !isPINError(err, want) {
 					t.Fatalf("wrong PIN: %v", err)
@@ -61,7 +62,7 @@ func TestPINStatus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Sign(rand.Reader, digestOf(crypto.SHA256, "x"), crypto.SHA256); err != nil {
+	if _, err := k.Sign(rand.Reader, testkit.Digest(crypto.SHA256, "x"), crypto.SHA256); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := c.PINStatus(); err != nil || n != card.MaxPINTries {
@@ -130,12 +131,12 @@ func TestChangePIN(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := digestOf(crypto.SHA256, "x")
+			d := testkit.Digest(crypto.SHA256, "x")
 			sig, err := sign.Sign(rand.Reader, d, crypto.SHA256)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkSignature(t, sign.Certificate(), d, sig, crypto.SHA256)
+			testkit.VerifySignature(t, sign.Public(), d, sig, crypto.SHA256)
 			old, err := c.Key(card.KeySigning, pins("1234").prompt)
 			if err != nil {
 				t.Fatal(err)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha512"
 	"encoding/binary"
 	"encoding/hex"
@@ -16,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 )
 
 func unhex(t *testing.T, s string) []byte {
@@ -253,20 +252,6 @@ func noPrompt(t *testing.T) PINPrompt {
 	}
 }
 
-func verifySig(t *testing.T, k *Key, digest, sig []byte, h crypto.Hash) {
-	t.Helper()
-	switch pub := k.Public().(type) {
-	case *rsa.PublicKey:
-		if err := rsa.VerifyPKCS1v15(pub, h, digest, sig); err != nil {
-			t.Fatal(err)
-		}
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, digest, sig) {
-			t.Fatal("ECDSA signature does not verify")
-		}
-	}
-}
-
 // TestPinpadSign signs with the PIN typed on the reader: the dialog is
 // never asked, the reader gets the structure of ref §7.7 once per PIN.
 func TestPinpadSign(t *testing.T) {
@@ -288,7 +273,7 @@ func TestPinpadSign(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					verifySig(t, k, d[:], sig, crypto.SHA384)
+					testkit.VerifySignature(t, k.Public(), d[:], sig, crypto.SHA384)
 				}
 				want := 1
 				if role == KeySigning {
@@ -371,7 +356,7 @@ func TestPinpadChangePIN(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			verifySig(t, k, d[:], sig, crypto.SHA512)
+			testkit.VerifySignature(t, k.Public(), d[:], sig, crypto.SHA512)
 			pad.typed = []string{"1234"}
 			if _, err := k.Sign(rand.Reader, d[:], crypto.SHA512); !isRetries(err, 2) {
 				t.Errorf("old PIN: %v", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 )
 
 // signProfiles are the generations whose keys the tests use, and the keys
@@ -136,35 +137,6 @@ func (p *prompter) wiped() bool {
 	return true
 }
 
-func digestOf(h crypto.Hash, msg string) []byte {
-	w := h.New()
-	w.Write([]byte(msg))
-	return w.Sum(nil)
-}
-
-// checkSignature verifies sig over digest with the certificate's key.
-func checkSignature(t testing.TB, cert *x509.Certificate, digest, sig []byte, opts crypto.SignerOpts) {
-	t.Helper()
-	switch pub := cert.PublicKey.(type) {
-	case *rsa.PublicKey:
-		if pss, ok := opts.(*rsa.PSSOptions); ok {
-			if err := rsa.VerifyPSS(pub, pss.Hash, digest, sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}); err != nil {
-				t.Fatalf("PSS %v: %v", pss.Hash, err)
-			}
-			return
-		}
-		if err := rsa.VerifyPKCS1v15(pub, opts.HashFunc(), digest, sig); err != nil {
-			t.Fatalf("PKCS#1 v1.5 %v: %v", opts.HashFunc(), err)
-		}
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, digest, sig) {
-			t.Fatalf("ECDSA over %d bytes (%v): signature does not verify", len(digest), opts.HashFunc())
-		}
-	default:
-		t.Fatalf("key type %T", pub)
-	}
-}
-
 // signOptions are the signatures each kind of card can make.
 func signOptions(p *virtual.Profile) []crypto.SignerOpts {
 	hashes := []crypto.SignerOpts{crypto.SHA1, crypto.SHA224, crypto.SHA256, crypto.SHA384, crypto.SHA512}
@@ -201,12 +173,12 @@ func TestSignInProcess(t *testing.T) {
 				}
 				opts := signOptions(p)
 				for i, o := range opts {
-					d := digestOf(o.HashFunc(), fmt.Sprintf("message %d", i))
+					d := testkit.Digest(o.HashFunc(), fmt.Sprintf("message %d", i))
 					sig, err := k.Sign(rand.Reader, d, o)
 					if err != nil {
 						t.Fatalf("%v: %v", o.HashFunc(), err)
 					}
-					checkSignature(t, k.Certificate(), d, sig, o)
+					testkit.VerifySignature(t, k.Public(), d, sig, o)
 				}
 				// ref §8.4: the signing key asks for every signature, the
 				// authentication key once per card session.
@@ -290,7 +262,7 @@ func TestSignWrongPIN(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				d := digestOf(crypto.SHA256, "x")
+				d := testkit.Digest(crypto.SHA256, "x")
 				_, err = k.Sign(rand.Reader, d, crypto.SHA256)
 				var pe *card.PINError
 				if !errors.As(err, &pe) || pe.Retries != 2 {
@@ -311,7 +283,7 @@ func TestSignWrongPIN(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkSignature(t, k.Certificate(), d, sig, crypto.SHA256)
+				testkit.VerifySignature(t, k.Public(), d, sig, crypto.SHA256)
 				if tr.vc.PINTries() != 3 {
 					t.Errorf("tries after a good PIN: %d", tr.vc.PINTries())
 				}
@@ -332,7 +304,7 @@ func TestSignBlocked(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := digestOf(crypto.SHA256, "x")
+			d := testkit.Digest(crypto.SHA256, "x")
 			for i := 2; i >= 0; i-- {
 				_, err := k.Sign(rand.Reader, d, crypto.SHA256)
 				var pe *card.PINError
@@ -415,7 +387,7 @@ func TestSignPromptFails(t *testing.T) {
 						t.Fatal(err)
 					}
 					before := log.total()
-					_, err = k.Sign(rand.Reader, digestOf(crypto.SHA256, "x"), crypto.SHA256)
+					_, err = k.Sign(rand.Reader, testkit.Digest(crypto.SHA256, "x"), crypto.SHA256)
 					if !errors.Is(err, tc.want) {
 						t.Fatalf("err %v, want %v", err, tc.want)
 					}
@@ -448,7 +420,7 @@ func TestSignPromptFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Sign(rand.Reader, digestOf(crypto.SHA384, "x"), crypto.SHA384); !errors.Is(err, card.ErrPINCancelled) || log.pinVerifies() != 0 {
+	if _, err := k.Sign(rand.Reader, testkit.Digest(crypto.SHA384, "x"), crypto.SHA384); !errors.Is(err, card.ErrPINCancelled) || log.pinVerifies() != 0 {
 		t.Errorf("nil prompt: %v", err)
 	}
 }
@@ -471,7 +443,7 @@ func TestSignPINRules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := digestOf(crypto.SHA256, "x")
+			d := testkit.Digest(crypto.SHA256, "x")
 			steps := []struct {
 				k       *card.Key
 				prompts int
@@ -488,7 +460,7 @@ func TestSignPINRules(t *testing.T) {
 				if err != nil {
 					t.Fatalf("step %d (%s): %v", i, s.k.Role(), err)
 				}
-				checkSignature(t, s.k.Certificate(), d, sig, crypto.SHA256)
+				testkit.VerifySignature(t, s.k.Public(), d, sig, crypto.SHA256)
 				if pr.calls() != s.prompts {
 					t.Fatalf("step %d (%s): %d dialogs so far, want %d", i, s.k.Role(), pr.calls(), s.prompts)
 				}
@@ -506,7 +478,7 @@ func TestSignAPDUs(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := log.total()
-	d := digestOf(crypto.SHA384, "x")
+	d := testkit.Digest(crypto.SHA384, "x")
 	if _, err := k.Sign(rand.Reader, d, crypto.SHA384); err != nil {
 		t.Fatal(err)
 	}
@@ -599,13 +571,13 @@ func TestSignRejects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := digestOf(crypto.SHA256, "x")
+	d := testkit.Digest(crypto.SHA256, "x")
 	di := append([]byte{0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}, d...)
 	sig, err := k.Sign(rand.Reader, di, crypto.Hash(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkSignature(t, k.Certificate(), d, sig, crypto.SHA256)
+	testkit.VerifySignature(t, k.Public(), d, sig, crypto.SHA256)
 }
 
 func TestSignAlgorithm(t *testing.T) {
@@ -674,7 +646,7 @@ func TestSignRemovedInProcess(t *testing.T) {
 				t.Fatal(err)
 			}
 			start := tr.sent
-			d := digestOf(crypto.SHA256, "x")
+			d := testkit.Digest(crypto.SHA256, "x")
 			if _, err := k.Sign(rand.Reader, d, crypto.SHA256); err != nil {
 				t.Fatal(err)
 			}
@@ -733,12 +705,12 @@ func TestSignThroughPCSC(t *testing.T) {
 				}
 				opts := signOptions(p)
 				for i, o := range opts {
-					d := digestOf(o.HashFunc(), fmt.Sprint(i))
+					d := testkit.Digest(o.HashFunc(), fmt.Sprint(i))
 					sig, err := k.Sign(rand.Reader, d, o)
 					if err != nil {
 						t.Fatalf("%s %v: %v", role, o.HashFunc(), err)
 					}
-					checkSignature(t, k.Certificate(), d, sig, o)
+					testkit.VerifySignature(t, k.Public(), d, sig, o)
 				}
 				want := 1
 				if role == card.KeySigning {
@@ -774,12 +746,12 @@ func TestSignThroughPCSC(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := digestOf(crypto.SHA256, "after change")
+			d := testkit.Digest(crypto.SHA256, "after change")
 			sig, err := k.Sign(rand.Reader, d, crypto.SHA256)
 			if err != nil {
 				t.Fatalf("sign with the new PIN: %v", err)
 			}
-			checkSignature(t, k.Certificate(), d, sig, crypto.SHA256)
+			testkit.VerifySignature(t, k.Public(), d, sig, crypto.SHA256)
 		})
 	}
 }
@@ -805,7 +777,7 @@ func TestSignYankThroughPCSC(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d := digestOf(crypto.SHA256, "x")
+		d := testkit.Digest(crypto.SHA256, "x")
 		before := in.APDUs()
 		if _, err := k.Sign(rand.Reader, d, crypto.SHA256); err != nil {
 			t.Fatal(err)
@@ -883,7 +855,7 @@ func BenchmarkSign(b *testing.B) {
 					if p.Applet == "1.8" {
 						h = crypto.SHA384
 					}
-					d := digestOf(h, "bench")
+					d := testkit.Digest(h, "bench")
 					start := c.Stats()
 					t0 := time.Now()
 					for b.Loop() {

@@ -3,7 +3,6 @@ package packaging
 import (
 	"bytes"
 	"crypto/sha256"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -16,9 +15,8 @@ import (
 
 	"github.com/eid-agent/eid-agent/installer"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite eid-agent.service and policy.toml from the installer's generators")
 
 // TestShippedFiles: the unit and the policy sample the packages ship are
 // exactly what the installer generates, so `install --system` and the
@@ -29,14 +27,7 @@ func TestShippedFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string][]byte{"eid-agent.service": unit, "policy.toml": installer.PolicyTOML(nil)} {
-		if *update {
-			os.WriteFile(name, want, 0o644)
-			continue
-		}
-		got, err := os.ReadFile(name)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("packaging/%s differs from the installer's (go test ./packaging -update): %v", name, err)
-		}
+		testkit.Golden(t, name, want)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 	"github.com/eid-agent/eid-agent/pkcs"
 )
 
@@ -132,7 +133,7 @@ func softTarget(tb testing.TB, alg string) *signTarget {
 // benchSign reports signatures per second of Key.Sign and of the bare
 // C_SignInit + C_Sign loop on the same token, and their ratio.
 func benchSign(b *testing.B, s *signTarget) {
-	digest := digestOf(s.hash, "benchmark")
+	digest := testkit.Digest(s.hash, "benchmark")
 	if _, err := s.key.Sign(nil, digest, s.hash); err != nil { // logs in
 		b.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func BenchmarkSignOverhead(b *testing.B) {
 	for _, alg := range []string{"rsa", "ec"} {
 		b.Run(alg, func(t *testing.B) {
 			s := softTarget(t, alg)
-			digest := digestOf(s.hash, "overhead")
+			digest := testkit.Digest(s.hash, "overhead")
 			if _, err := s.key.Sign(nil, digest, s.hash); err != nil {
 				t.Fatal(err)
 			}

@@ -341,38 +341,3 @@ func (p *prompter) last() card.PINRequest {
 	}
 	return p.calls[len(p.calls)-1]
 }
-
-// verify checks sig over digest with pub, as crypto.Signer's callers do.
-func verify(t testing.TB, pub crypto.PublicKey, digest, sig []byte, opts crypto.SignerOpts) {
-	t.Helper()
-	var err error
-	switch pub := pub.(type) {
-	case *rsa.PublicKey:
-		if pss, ok := opts.(*rsa.PSSOptions); ok {
-			// Verify with the salt length the package promises (the
-			// hash's for Auto), not with Auto, which accepts any.
-			salt := pss.SaltLength
-			if salt <= 0 {
-				salt = rsa.PSSSaltLengthEqualsHash
-			}
-			err = rsa.VerifyPSS(pub, pss.HashFunc(), digest, sig, &rsa.PSSOptions{SaltLength: salt})
-		} else {
-			err = rsa.VerifyPKCS1v15(pub, opts.HashFunc(), digest, sig)
-		}
-	case *ecdsa.PublicKey:
-		if !ecdsa.VerifyASN1(pub, digest, sig) {
-			err = errors.New("ECDSA signature does not verify")
-		}
-	default:
-		err = fmt.Errorf("key type %T", pub)
-	}
-	if err != nil {
-		t.Fatalf("signature does not verify: %v", err)
-	}
-}
-
-func digestOf(h crypto.Hash, msg string) []byte {
-	d := h.New()
-	d.Write([]byte(msg))
-	return d.Sum(nil)
-}

@@ -26,6 +26,7 @@ import (
 	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 	"github.com/eid-agent/eid-agent/pkcs"
 )
 
@@ -200,19 +201,19 @@ func TestOpenSCSign(t *testing.T) {
 		t.Fatalf("prompts %d, last %+v", p.count(), p.last())
 	}
 	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512, crypto.SHA1} {
-		digest := digestOf(h, "OpenSC "+h.String())
+		digest := testkit.Digest(h, "OpenSC "+h.String())
 		sig, err := k.SignContext(ctx, digest, h)
 		if err != nil {
 			t.Fatalf("%v: %v", h, err)
 		}
-		verify(t, k.Public(), digest, sig, h)
+		testkit.VerifySignature(t, k.Public(), digest, sig, h)
 	}
 	if alg, err := k.Algorithm(crypto.SHA256); alg != "RS256" || err != nil {
 		t.Errorf("Algorithm %q, %v", alg, err)
 	}
 	// OpenSC 0.23's belpic driver registers PKCS#1 v1.5 only.
 	pss := &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}
-	if _, err := k.Sign(nil, digestOf(crypto.SHA256, "pss"), pss); !errors.Is(err, card.ErrUnsupportedAlgorithm) {
+	if _, err := k.Sign(nil, testkit.Digest(crypto.SHA256, "pss"), pss); !errors.Is(err, card.ErrUnsupportedAlgorithm) {
 		t.Errorf("PSS: %v, want card.ErrUnsupportedAlgorithm", err)
 	}
 	if _, err := k.Algorithm(pss); !errors.Is(err, card.ErrUnsupportedAlgorithm) {
@@ -241,7 +242,7 @@ func TestOpenSCSign(t *testing.T) {
 	if err := l.m.Logout(ctx, l.slot.Reader); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.Sign(nil, digestOf(crypto.SHA256, "after logout"), crypto.SHA256); err != nil || p.count() != 2 {
+	if _, err := k.Sign(nil, testkit.Digest(crypto.SHA256, "after logout"), crypto.SHA256); err != nil || p.count() != 2 {
 		t.Errorf("after Logout: %v, prompts %d (want 2)", err, p.count())
 	}
 }
@@ -284,12 +285,12 @@ func TestOpenSCWrongPIN(t *testing.T) {
 	if p.count() != 2 || p.last().Retries != 2 {
 		t.Errorf("second dialog %+v (prompts %d), want it told 2 tries left", p.last(), p.count())
 	}
-	digest := digestOf(crypto.SHA256, "after a wrong PIN")
+	digest := testkit.Digest(crypto.SHA256, "after a wrong PIN")
 	sig, err := k.Sign(nil, digest, crypto.SHA256)
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify(t, k.Public(), digest, sig, crypto.SHA256)
+	testkit.VerifySignature(t, k.Public(), digest, sig, crypto.SHA256)
 	if l.card.PINTries() != 3 || p.count() != 2 {
 		t.Errorf("tries %d, prompts %d", l.card.PINTries(), p.count())
 	}
@@ -402,7 +403,7 @@ func TestOpenSCYank(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			digest := digestOf(crypto.SHA256, "yank")
+			digest := testkit.Digest(crypto.SHA256, "yank")
 			if _, err := k.Sign(nil, digest, crypto.SHA256); err != nil {
 				t.Fatal(err)
 			}
@@ -427,7 +428,7 @@ func TestOpenSCYank(t *testing.T) {
 			if err != nil {
 				t.Fatalf("same Key after re-insertion: %v", err)
 			}
-			verify(t, k.Public(), digest, sig, crypto.SHA256)
+			testkit.VerifySignature(t, k.Public(), digest, sig, crypto.SHA256)
 			if p.count() != before+1 {
 				t.Errorf("prompts %d → %d: a new card session needs a new login", before, p.count())
 			}
@@ -438,7 +439,7 @@ func TestOpenSCYank(t *testing.T) {
 			if sig, err = k2.Sign(nil, digest, crypto.SHA256); err != nil {
 				t.Fatal(err)
 			}
-			verify(t, k2.Public(), digest, sig, crypto.SHA256)
+			testkit.VerifySignature(t, k2.Public(), digest, sig, crypto.SHA256)
 		})
 	}
 }
@@ -466,7 +467,7 @@ func TestOpenSCTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest := digestOf(crypto.SHA256, "slow card")
+	digest := testkit.Digest(crypto.SHA256, "slow card")
 	l.slow.Store(int64(1500 * time.Millisecond))
 	start := time.Now()
 	_, err = ks.Sign(nil, digest, crypto.SHA256)
@@ -482,7 +483,7 @@ func TestOpenSCTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify(t, k.Public(), digest, sig, crypto.SHA256)
+	testkit.VerifySignature(t, k.Public(), digest, sig, crypto.SHA256)
 	if d := time.Since(start); d < 1500*time.Millisecond {
 		t.Errorf("next signature done %v after the slow one started: it did not wait for the slot", d)
 	}
@@ -509,7 +510,7 @@ func TestOpenSCCardChanged(t *testing.T) {
 	l.card = virtual.New(other)
 	l.insert(t)
 	n := p.count()
-	digest := digestOf(crypto.SHA256, "which card?")
+	digest := testkit.Digest(crypto.SHA256, "which card?")
 	// The first signature meets the old card's dead session (removed);
 	// the next opens a session, sees another token serial and refuses.
 	_, err = k.Sign(nil, digest, crypto.SHA256)
@@ -538,7 +539,7 @@ func TestOpenSCCardChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify(t, k2.Public(), digest, sig, crypto.SHA256)
+	testkit.VerifySignature(t, k2.Public(), digest, sig, crypto.SHA256)
 
 	// Swap back while idle: a new Key does not trip over the session the
 	// other card left behind.
@@ -555,5 +556,5 @@ func TestOpenSCCardChanged(t *testing.T) {
 	if sig, err = k3.Sign(nil, digest, crypto.SHA256); err != nil {
 		t.Fatal(err)
 	}
-	verify(t, k3.Public(), digest, sig, crypto.SHA256)
+	testkit.VerifySignature(t, k3.Public(), digest, sig, crypto.SHA256)
 }

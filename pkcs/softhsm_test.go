@@ -20,6 +20,7 @@ import (
 	"github.com/eid-agent/eid-agent/internal/clock"
 
 	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 	"github.com/eid-agent/eid-agent/pkcs"
 )
 
@@ -76,12 +77,12 @@ func TestSoftSign(t *testing.T) {
 					if k.Module() != softhsmModule || k.Role() != tc.role || k.Reader() != label {
 						t.Errorf("Module %q Role %q Reader %q", k.Module(), k.Role(), k.Reader())
 					}
-					digest := digestOf(tc.opts.HashFunc(), "signed by "+name)
+					digest := testkit.Digest(tc.opts.HashFunc(), "signed by "+name)
 					sig, err := k.Sign(rand.Reader, digest, tc.opts)
 					if err != nil {
 						t.Fatal(err)
 					}
-					verify(t, k.Public(), digest, sig, tc.opts)
+					testkit.VerifySignature(t, k.Public(), digest, sig, tc.opts)
 					jose, err := k.Algorithm(tc.opts)
 					if jose != tc.jose || (tc.jose == "") != errors.Is(err, card.ErrUnsupportedAlgorithm) {
 						t.Errorf("Algorithm = %q, %v; want %q", jose, err, tc.jose)
@@ -257,7 +258,7 @@ func TestSoftWrongPIN(t *testing.T) {
 	if err != nil || st.Retries != -1 || st.Blocked || st.LoggedIn || st.PINPad || st.MinLen != 4 {
 		t.Errorf("PINStatus before: %+v, %v", st, err)
 	}
-	digest := digestOf(crypto.SHA384, "wrong PIN first")
+	digest := testkit.Digest(crypto.SHA384, "wrong PIN first")
 	_, err = k.Sign(nil, digest, crypto.SHA384)
 	var pe *card.PINError
 	if !errors.As(err, &pe) || pe.Retries != 2 {
@@ -279,7 +280,7 @@ func TestSoftWrongPIN(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify(t, k.Public(), digest, sig, crypto.SHA384)
+	testkit.VerifySignature(t, k.Public(), digest, sig, crypto.SHA384)
 	if p.count() != 2 || p.last().Retries != 2 {
 		t.Errorf("%d prompts, last %+v; want 2, the second told 2 tries", p.count(), p.last())
 	}
@@ -295,7 +296,7 @@ func TestSoftWrongPIN(t *testing.T) {
 func TestSoftCardPINTries(t *testing.T) {
 	label, _ := newSoftToken(t, tokenOpts{alg: "ec"})
 	ctx := t.Context()
-	digest := digestOf(crypto.SHA384, "card count")
+	digest := testkit.Digest(crypto.SHA384, "card count")
 	for _, tc := range []struct {
 		name    string
 		n       int
@@ -343,7 +344,7 @@ func TestSoftPINDialog(t *testing.T) {
 	label, _ := newSoftToken(t, tokenOpts{alg: "ec"})
 	m := openSoft(t, pkcs.Options{})
 	ctx := t.Context()
-	digest := digestOf(crypto.SHA384, "dialog")
+	digest := testkit.Digest(crypto.SHA384, "dialog")
 	for _, tc := range []struct {
 		name   string
 		prompt card.PINPrompt
@@ -408,12 +409,12 @@ func TestSoftPINPerSignature(t *testing.T) {
 			}
 			prev := 0
 			for i, st := range tc.steps {
-				digest := digestOf(crypto.SHA256, tc.name)
+				digest := testkit.Digest(crypto.SHA256, tc.name)
 				sig, err := keys[st.role].SignContext(ctx, digest, crypto.SHA256)
 				if err != nil {
 					t.Fatalf("step %d (%s): %v", i, st.role, err)
 				}
-				verify(t, keys[st.role].Public(), digest, sig, crypto.SHA256)
+				testkit.VerifySignature(t, keys[st.role].Public(), digest, sig, crypto.SHA256)
 				if p.count() != st.prompts {
 					t.Fatalf("step %d (%s): %d prompts, want %d", i, st.role, p.count(), st.prompts)
 				}
@@ -440,12 +441,12 @@ func TestSoftPrivateCertificate(t *testing.T) {
 	if !k.Certificate().Equal(keys.auth.cert) || p.count() != 1 {
 		t.Fatalf("certificate found: %v, prompts %d", k.Certificate().Equal(keys.auth.cert), p.count())
 	}
-	digest := digestOf(crypto.SHA384, "private certificate")
+	digest := testkit.Digest(crypto.SHA384, "private certificate")
 	sig, err := k.Sign(nil, digest, crypto.SHA384)
 	if err != nil {
 		t.Fatal(err)
 	}
-	verify(t, k.Public(), digest, sig, crypto.SHA384)
+	testkit.VerifySignature(t, k.Public(), digest, sig, crypto.SHA384)
 	if p.count() != 1 {
 		t.Errorf("%d prompts, want 1", p.count())
 	}
@@ -468,7 +469,7 @@ func TestSoftPrivateCertificate(t *testing.T) {
 	if sig, err = ks.Sign(nil, digest, crypto.SHA384); err != nil {
 		t.Fatal(err)
 	}
-	verify(t, ks.Public(), digest, sig, crypto.SHA384)
+	testkit.VerifySignature(t, ks.Public(), digest, sig, crypto.SHA384)
 	if p.count() != 3 {
 		t.Errorf("%d prompts, want 3", p.count())
 	}
@@ -507,10 +508,10 @@ func TestSoftConcurrent(t *testing.T) {
 		wg.Go(func() {
 			k := keys[w%len(keys)]
 			for i := range each {
-				digest := digestOf(crypto.SHA384, string(rune('a'+w))+string(rune('a'+i)))
+				digest := testkit.Digest(crypto.SHA384, string(rune('a'+w))+string(rune('a'+i)))
 				sig, err := k.SignContext(ctx, digest, crypto.SHA384)
 				if err == nil {
-					verify(t, k.Public(), digest, sig, crypto.SHA384)
+					testkit.VerifySignature(t, k.Public(), digest, sig, crypto.SHA384)
 				}
 				errs <- err
 			}
@@ -556,7 +557,7 @@ func TestSoftRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	digest := digestOf(crypto.SHA384, "registry")
+	digest := testkit.Digest(crypto.SHA384, "registry")
 	if _, err := k1.Sign(nil, digest, crypto.SHA384); err != nil {
 		t.Fatal(err)
 	}

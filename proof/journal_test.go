@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -17,10 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/testkit"
 	"github.com/eid-agent/eid-agent/ssin"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func openT(t *testing.T, path string, opts Options) *Journal {
 	t.Helper()
@@ -334,7 +332,7 @@ func TestExportGolden(t *testing.T) {
 		if err := j.Export(&buf, tt.f, tt.q); err != nil {
 			t.Fatal(err)
 		}
-		checkGolden(t, tt.file, buf.Bytes())
+		testkit.Golden(t, filepath.Join("testdata", tt.file), buf.Bytes())
 	}
 	// The JSON lines export is the journal's own format.
 	var buf bytes.Buffer
@@ -347,24 +345,6 @@ func TestExportGolden(t *testing.T) {
 	}
 	if f, err := ParseFormat("CSV"); f != FormatCSV || err != nil {
 		t.Errorf("ParseFormat(CSV) = %q, %v", f, err)
-	}
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./proof -update to accept):\n%s", name, got)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -21,11 +20,10 @@ import (
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 	"github.com/eid-agent/eid-agent/verify"
 	"github.com/eid-agent/eid-agent/web"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func get(t *testing.T, h http.Handler, method, target string, hdr map[string]string, body []byte) *httptest.ResponseRecorder {
 	t.Helper()
@@ -302,7 +300,7 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("status %d: %s", rec.Code, rec.Body)
 	}
 	checkSecurityHeaders(t, rec)
-	checkGolden(t, "verify-ok.golden", rec.Body.Bytes())
+	testkit.Golden(t, filepath.Join("testdata", "verify-ok.golden"), rec.Body.Bytes())
 	person := out["person"].(map[string]any)
 	cert, _ := f.profile.Certificate(virtual.PathAuthCert)
 	if person["ssin"] != cert.Subject.SerialNumber || person["ssin"] == "" {
@@ -390,26 +388,6 @@ func TestVerifyCertificatesFunc(t *testing.T) {
 	mu.Unlock()
 	if st, code := try(); st != 401 || code != web.CodeUntrusted {
 		t.Errorf("CA only: %d %s, want 401 %s", st, code, web.CodeUntrusted)
-	}
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test ./web -run %s -update to accept):\n%s", name, t.Name(), got)
 	}
 }
 

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,9 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files")
+	"github.com/eid-agent/eid-agent/internal/testkit"
+)
 
 func TestEntryFormatGolden(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
@@ -40,17 +39,7 @@ func TestEntryFormatGolden(t *testing.T) {
 	}
 	l.Close()
 	got, _ := os.ReadFile(path)
-	golden := filepath.Join("testdata", "audit.golden")
-	if *update {
-		os.WriteFile(golden, got, 0o644)
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("journal:\n%s\nwant:\n%s", got, want)
-	}
+	testkit.Golden(t, filepath.Join("testdata", "audit.golden"), got)
 	if bytes.Contains(got, []byte("592123456789")) {
 		t.Error("the card number is in the journal")
 	}

@@ -6,14 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var updateGolden = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+	"github.com/eid-agent/eid-agent/internal/testkit"
+)
 
 // Every field of the Alice dump, as the reference and the dump's README give
 // them (ref §4.2, §4.3, §11.1).
@@ -150,22 +148,7 @@ func TestDecodeGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got = append(got, '\n')
-			path := filepath.Join("testdata", "golden", name+".json")
-			if *updateGolden {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test ./card -run TestDecodeGolden -update)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("Decode JSON differs from %s (run with -update if intended):\n%s", path, got)
-			}
+			testkit.Golden(t, filepath.Join("testdata", "golden", name+".json"), got)
 		})
 	}
 }

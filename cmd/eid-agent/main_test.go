@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,14 +12,13 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/internal/clock"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/lab"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 // The command is tested as a user runs it: the real binary, through pcscd
 // and the vpcd virtual reader, with a virtual card inserted.
@@ -111,23 +108,6 @@ func dumpDir(t *testing.T, name string) string {
 	return filepath.Join(lab.SharedTestdata(t), "cards", name)
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./cmd/eid-agent -update to accept):\n%s", name, got)
-	}
-}
-
 // TestReadAliceGolden reads the public applet-1.1 test card through the
 // whole stack and compares the JSON and XML outputs with golden files.
 func TestReadAliceGolden(t *testing.T) {
@@ -145,7 +125,7 @@ func TestReadAliceGolden(t *testing.T) {
 	}
 	// The reader name depends on the lab; the rest is the card.
 	out := strings.ReplaceAll(r.stdout, slot.Reader, "READER")
-	checkGolden(t, "alice-v11-rsa.json", []byte(out))
+	testkit.Golden(t, filepath.Join("testdata", "alice-v11-rsa.json"), []byte(out))
 	var reading card.Reading
 	if err := json.Unmarshal([]byte(r.stdout), &reading); err != nil {
 		t.Fatal(err)
@@ -158,7 +138,7 @@ func TestReadAliceGolden(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("--xml exit %d: %s", r.code, r.stderr)
 	}
-	checkGolden(t, "alice-v11-rsa.eid", []byte(r.stdout))
+	testkit.Golden(t, filepath.Join("testdata", "alice-v11-rsa.eid"), []byte(r.stdout))
 
 	r = runAgent(t, "read", "--json", "--no-photo", "--trust-root", root)
 	var noPhoto card.Reading

@@ -15,6 +15,7 @@ import (
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 	"github.com/eid-agent/eid-agent/proof"
 )
 
@@ -74,7 +75,7 @@ func TestProofsListExport(t *testing.T) {
 			if r.code != 0 {
 				t.Fatalf("exit %d: %s", r.code, r.stderr)
 			}
-			checkGolden(t, tt.golden, []byte(r.stdout))
+			testkit.Golden(t, filepath.Join("testdata", tt.golden), []byte(r.stdout))
 		})
 	}
 	// The JSON lines export re-reads as the journal's records.
