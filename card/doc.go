@@ -15,5 +15,5 @@
 //     virtual card in-process), with the T=0 quirks of the applet handled.
 //
 // Section numbers in comments ("ref §2.4") point into the project's card
-// reference, shared/docs/belgian-eid-card.md.
+// reference, docs/card-reference.md, which cites the public sources.
 package card

@@ -11,7 +11,7 @@ import (
 )
 
 // keyIdentity is how the card names a key and its certificate: the PKCS#15
-// label and id (ref §6.3, §8.1). The Belgian middleware and OpenSC both
+// label and id (ref §3.2, §8.1). The Belgian middleware and OpenSC both
 // expose them as CKA_LABEL and CKA_ID.
 type keyIdentity struct {
 	id    []byte

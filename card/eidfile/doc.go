@@ -13,5 +13,5 @@
 // eidfile.ErrMalformed), so either name works with errors.Is and errors.As.
 //
 // Section numbers in comments ("ref §9.2") point into the project's card
-// reference, shared/docs/belgian-eid-card.md.
+// reference, docs/card-reference.md.
 package eidfile

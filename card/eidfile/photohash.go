@@ -1,7 +1,7 @@
 package eidfile
 
 // PhotoHash returns the photo hash the National Register signed in the
-// identity file (tag 11, ref §6.1), or nil when the file has none or does
+// identity file (tag 11, ref §4.2), or nil when the file has none or does
 // not parse.
 func PhotoHash(identity []byte) []byte {
 	fields, err := ParseTLV(identity, "identity")

@@ -3,7 +3,7 @@
 // that answers APDUs the way the real card does, T=0 quirks included.
 //
 // It is an independent implementation of the card, written from the project's
-// card reference (shared/docs/belgian-eid-card.md, cited as "ref §n"), not from
+// card reference (docs/card-reference.md, cited as "ref §n"), not from
 // the reader in package card: a test that passes against it checks the reader
 // against the reference, not against itself.
 //

@@ -1,0 +1,108 @@
+package card_test
+
+import (
+	"bufio"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+var (
+	// "ref §2.4", "ref §2.3, §2.4 and §7.3", "ref §8.2–8.4", "ref §3.1 / §12 item 7"
+	refRE = regexp.MustCompile(`ref §(\d+(?:\.\d+)*)((?:(?:, | and | / |–|-)§?\d+(?:\.\d+)*)*)`)
+	numRE = regexp.MustCompile(`\d+(?:\.\d+)*`)
+	// "§12 item 7", "§12 items 2–3"
+	itemRE    = regexp.MustCompile(`§12 items? (\d+)(?:[–-](\d+))?`)
+	headingRE = regexp.MustCompile(`^#{2,3} (\d+(?:\.\d+)*)\.? `)
+	listRE    = regexp.MustCompile(`^(\d+)\. `)
+)
+
+// TestReferencesResolve: every "ref §N" in the repository's code and docs
+// names a section of docs/card-reference.md, and every "§12 item N" one of
+// its checklist items, so the citations resolve inside a clone.
+func TestReferencesResolve(t *testing.T) {
+	root := ".."
+	sections, items := referenceOutline(t, filepath.Join(root, "docs", "card-reference.md"))
+	var refs int
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); n == "node_modules" || n == "testdata" || (strings.HasPrefix(n, ".") && path != root) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".md", ".js", ".ts", ".sh":
+		default:
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			for _, m := range refRE.FindAllStringSubmatch(line, -1) {
+				for _, n := range numRE.FindAllString(m[1]+m[2], -1) {
+					refs++
+					if !sections[strings.TrimSuffix(n, ".")] {
+						t.Errorf("%s:%d: ref §%s is not a section of docs/card-reference.md", path, i+1, n)
+					}
+				}
+			}
+			for _, m := range itemRE.FindAllStringSubmatch(line, -1) {
+				for _, s := range m[1:] {
+					if n, err := strconv.Atoi(s); s != "" && (err != nil || n < 1 || n > items) {
+						t.Errorf("%s:%d: §12 item %s does not exist (%d items)", path, i+1, s, items)
+					}
+				}
+			}
+			if strings.Contains(line, "belgian-eid-card"+".md") { // the document outside the repository
+
+				t.Errorf("%s:%d: points outside the repository; cite docs/card-reference.md", path, i+1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs < 100 {
+		t.Errorf("only %d references found: is the walk looking in the right place?", refs)
+	}
+}
+
+// referenceOutline returns the section numbers of the reference and the
+// number of items of its §12 checklist.
+func referenceOutline(t *testing.T, path string) (map[string]bool, int) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sections := map[string]bool{}
+	items, in12 := 0, false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if m := headingRE.FindStringSubmatch(line); m != nil {
+			sections[m[1]] = true
+			in12 = m[1] == "12"
+			continue
+		}
+		if m := listRE.FindStringSubmatch(line); m != nil && in12 {
+			items, _ = strconv.Atoi(m[1])
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return sections, items
+}
