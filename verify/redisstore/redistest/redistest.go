@@ -1,4 +1,7 @@
-// Package redistest runs a private redis-server for tests: Debian's
+//go:build unix
+
+// Package redistest runs a private redis-server for tests (Unix only: it
+// controls the process with signals and process groups): Debian's
 // binary, on a free port of 127.0.0.1, with its own data directory under
 // the test's temporary directory and no persistence. It is started and
 // stopped by PID and never touches a system service, so tests on a shared
