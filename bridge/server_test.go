@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,25 +201,87 @@ func TestHandshakeRefusals(t *testing.T) {
 	}
 }
 
+// TestOtherUserRefused: a peer of another OS user is closed at accept,
+// before anything is read, on every path: it gets no answer at all (not
+// even which check failed). Mounted in another server (no guardListener),
+// the handler itself refuses with OTHER_USER, before Origin and token.
 func TestOtherUserRefused(t *testing.T) {
-	ts := start(t, func(c *bridge.Config) {
+	var pageCalls atomic.Int64
+	foreign := func(c *bridge.Config) {
 		bridge.SetPeerUID(c, func(_, _ netip.AddrPort) (int, error) { return 4242, nil })
-	})
+		c.Pages = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { pageCalls.Add(1) })
+	}
+	ts := start(t, foreign)
 	_, err := client.Dial(ctx5(t), ts.url, client.Auth{Origin: goodOrigin})
 	var he *client.HandshakeError
-	if !errors.As(err, &he) || he.Status != 403 || he.Err.Code != bridge.CodeOtherUser {
-		t.Fatalf("err %v", err)
+	if err == nil || errors.As(err, &he) {
+		t.Errorf("websocket: %v, want the connection closed without an answer", err)
+	}
+	for _, path := range []string{"/", "/demo/nonce", "/eid-agent.js"} {
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d%s", ts.port, path), "application/json", strings.NewReader("{}"))
+		if err == nil {
+			resp.Body.Close()
+			t.Errorf("%s: HTTP %d, want the connection closed", path, resp.StatusCode)
+		}
+	}
+	if pageCalls.Load() != 0 {
+		t.Error("a page was served to another user")
+	}
+
+	cfg := bridge.Config{AllowedOrigins: []string{goodOrigin}, Backend: &fakeBackend{}}
+	foreign(&cfg)
+	srv, err := bridge.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	for _, h := range []http.Header{{"Origin": {goodOrigin}}, {"Origin": {"https://evil.example"}}, {}} {
+		_, err = client.Dial(ctx5(t), "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", client.Auth{Origin: h.Get("Origin")})
+		if !errors.As(err, &he) || he.Status != 403 || he.Err.Code != bridge.CodeOtherUser {
+			t.Errorf("mounted, Origin %q: %v, want OTHER_USER first", h.Get("Origin"), err)
+		}
+	}
+	resp, err := http.Get(hs.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || pageCalls.Load() != 0 {
+		t.Errorf("mounted page: %d", resp.StatusCode)
 	}
 }
 
+// TestMaxConnections: the total, per caller, and the slots kept for
+// desktop applications.
 func TestMaxConnections(t *testing.T) {
-	ts := start(t, func(c *bridge.Config) { c.Limits.MaxConnections = 2 })
+	ts := start(t, func(c *bridge.Config) {
+		c.Limits.MaxConnections = 6
+		c.Limits.MaxConnectionsPerCaller = 2
+		c.Limits.ReservedAppConnections = 2
+		c.AllowedOrigins = append(c.AllowedOrigins, "https://third.example")
+		c.Tokens = append(c.Tokens, bridge.AppToken{Name: "other-app", Token: appToken + "-other"})
+	})
+	refused := func(auth client.Auth, why string) {
+		t.Helper()
+		_, err := client.Dial(ctx5(t), ts.url, auth)
+		var he *client.HandshakeError
+		if !errors.As(err, &he) || he.Status != 503 || he.Err.Code != bridge.CodeTooManyConnections || !strings.Contains(he.Err.Detail, why) {
+			t.Fatalf("%+v: err %v, want 503 TOO_MANY_CONNECTIONS (%s)", auth, err, why)
+		}
+	}
 	dial(t, ts, client.Auth{Origin: goodOrigin})
 	dial(t, ts, client.Auth{Origin: goodOrigin})
-	_, err := client.Dial(ctx5(t), ts.url, client.Auth{Origin: goodOrigin})
-	var he *client.HandshakeError
-	if !errors.As(err, &he) || he.Status != 503 || he.Err.Code != bridge.CodeTooManyConnections {
-		t.Fatalf("err %v", err)
+	refused(client.Auth{Origin: goodOrigin}, "this caller")
+	dial(t, ts, client.Auth{Origin: "https://other.example"})
+	dial(t, ts, client.Auth{Origin: "https://other.example"})
+	// Web pages have 4 of the 6: the last two are the desktop apps'.
+	refused(client.Auth{Origin: "https://third.example"}, "desktop applications")
+	dial(t, ts, client.Auth{Token: appToken})
+	dial(t, ts, client.Auth{Token: appToken + "-other"})
+	refused(client.Auth{Token: appToken}, "the agent has 6")
+	if n := ts.srv.Conns(); n != 6 {
+		t.Errorf("Conns %d", n)
 	}
 }
 
