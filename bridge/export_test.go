@@ -62,3 +62,5 @@ func NewRefusalLog(l *slog.Logger, now func() time.Time) *RefusalLog {
 func (r *RefusalLog) Log(msg string, args ...any) { r.log(msg, args...) }
 
 var LogValue = logValue
+
+var ParseProcListeners = parseProcListeners
