@@ -23,7 +23,7 @@ import (
 //     for under another loopback name are redirected to the address.
 //   - Each start of the agent draws a page key. The page gets it in its
 //     own URL (?key=...) when the browser opens "/" on behalf of the user
-//     (address bar, bookmark, a link from another site or program), and
+//     (address bar, bookmark, another program such as a terminal), and
 //     must put it in its websocket URL (/ws?key=...). A page another
 //     program served never received the current key and cannot obtain it:
 //     a script of that origin fetching or opening "/" is a same-origin
@@ -57,24 +57,20 @@ func (s *Server) pageKeyOK(k string) bool {
 	return s.pageKey != "" && subtle.ConstantTimeCompare([]byte(k), []byte(s.pageKey)) == 1
 }
 
-// keyNavigation: r is a top-level navigation that the page's own origin
-// did not start. Browsers say so in the Fetch Metadata headers, which a
-// script cannot set or forge: Sec-Fetch-Site is "none" when the user
-// typed the address, chose a bookmark or another program opened it,
-// "same-site"/"cross-site" for a link from another site, and
-// "same-origin" when a page of this very origin navigates or opens a
-// window, which is how a page another program served here earlier would
-// try to get the key (a same-origin window it opened is one it can read).
-// A browser without Fetch Metadata gets no key.
+// keyNavigation: r is a top-level navigation that the user started. The
+// browser says so in the Fetch Metadata headers, which no script can set
+// or forge: Sec-Fetch-Site "none" means the user typed the address, chose
+// a bookmark, or another program (a terminal, `xdg-open`) opened it.
+// Everything a page can start carries its own site: "same-origin" for a
+// page of this very origin (how a page another program served here earlier
+// would try: a same-origin window it opened is one it can read), and
+// "cross-site" or "same-site" for another site, including a redirect chain
+// a page of this origin starts through another site, whose result would
+// land in a window that page can still read. A browser without Fetch
+// Metadata gets no key.
 func keyNavigation(r *http.Request) bool {
-	if r.Method != http.MethodGet || r.Header.Get("Sec-Fetch-Mode") != "navigate" || r.Header.Get("Sec-Fetch-Dest") != "document" {
-		return false
-	}
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "none", "same-site", "cross-site":
-		return true
-	}
-	return false
+	return r.Method == http.MethodGet && r.Header.Get("Sec-Fetch-Mode") == "navigate" &&
+		r.Header.Get("Sec-Fetch-Dest") == "document" && r.Header.Get("Sec-Fetch-Site") == "none"
 }
 
 // servePage serves every path but /ws from Config.Pages, after the Host

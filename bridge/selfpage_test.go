@@ -41,7 +41,7 @@ func navigation(t *testing.T, url, site string) *http.Response {
 }
 
 // TestSelfPageKey: the agent's own page gets its page key only on a
-// navigation the page's origin did not start, and its websocket is
+// navigation the user started (Sec-Fetch-Site: none), and its websocket is
 // admitted only with that key, from the exact address it was served
 // from. A page another program served at the same origin (which knows no
 // key, and gets none by fetching or opening "/" itself) is refused.
@@ -62,8 +62,8 @@ func TestSelfPageKey(t *testing.T) {
 	}{
 		{"address bar", "/", "none", "navigate", "document", true},
 		{"address bar with query", "/?lang=nl", "none", "navigate", "document", true},
-		{"link from another site", "/", "cross-site", "navigate", "document", true},
-		{"another port of 127.0.0.1", "/", "same-site", "navigate", "document", true},
+		{"link from another site", "/", "cross-site", "navigate", "document", false},
+		{"another port of 127.0.0.1", "/", "same-site", "navigate", "document", false},
 		{"stale key", "/?key=old", "none", "navigate", "document", true},
 		{"current key", "/?key=" + key, "none", "navigate", "document", false},
 		{"same origin navigation", "/", "same-origin", "navigate", "document", false},

@@ -22,6 +22,10 @@ func TestBrowserSelfPageImpersonation(t *testing.T) {
 	node := requireBrowser(t)
 	port := freePort(t)
 	impostor := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The opener policy the agent's page has too: the impostor's
+		// windows of this origin then share a browsing context group with
+		// the agent's page, the strongest position it can take.
+		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
 		fmt.Fprint(w, "<!doctype html><title>eid-agent demo</title><p>impostor page")
 	})}
 	var ls []net.Listener
@@ -35,10 +39,22 @@ func TestBrowserSelfPageImpersonation(t *testing.T) {
 	}
 	defer impostor.Close()
 
+	// Another site (localhost is another host than 127.0.0.1) that sends
+	// the browser back to the agent's page.
+	detour, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go http.Serve(detour, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, fmt.Sprintf("http://127.0.0.1:%d/", port), http.StatusFound)
+	}))
+	defer detour.Close()
+	detourURL := fmt.Sprintf("http://localhost:%d/", detour.Addr().(*net.TCPAddr).Port)
+
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "e2e/impersonation.mjs")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("EID_PORT=%d", port))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("EID_PORT=%d", port), "EID_DETOUR="+detourURL)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,8 @@
 // Driven by web/selfpage_e2e_test.go: the script prints "swap" once the
 // impostor's page is loaded, and waits for a line on stdin meaning the
 // impostor is gone and the agent listens on the same port.
-// Environment: EID_PORT.
+// Environment: EID_PORT, EID_DETOUR (a URL of another site redirecting to
+// the agent's page).
 import assert from "node:assert/strict";
 import { createInterface } from "node:readline";
 import { launch, step, need } from "./browser.mjs";
@@ -42,7 +43,10 @@ try {
     for (let i = 0; i < 100 && w && !out.key; i++) {
       await new Promise((res) => setTimeout(res, 100));
       try {
-        out.popupURL = w.location.href;
+        // The navigation entry keeps the address the page was loaded at,
+        // after the page has cleaned its address bar.
+        const nav = w.performance.getEntriesByType("navigation")[0];
+        out.popupURL = (nav && nav.name) || w.location.href;
       } catch (e) {
         out.popupURL = "not readable: " + e.message;
       }
@@ -62,10 +66,35 @@ try {
   assert.equal(found.fetchBodyHasKey, false);
   assert.equal(found.wsWithoutKey, "refused", "the stale page's websocket was admitted");
   assert.equal(found.popupOpened, true, "the popup was not opened (the test would prove nothing)");
+  // Where a window was loaded from, whatever it did to its address bar.
+  const loadedFrom = (p) => p.evaluate(() => performance.getEntriesByType("navigation")[0].name);
   const popup = await popupEvent;
   await popup.waitForLoadState();
-  assert.doesNotMatch(popup.url(), /[?&]key=/, "the agent gave the key to a window the stale page opened");
-  step("the window the stale page opened got no key: " + popup.url());
+  assert.doesNotMatch(await loadedFrom(popup), /[?&]key=/, "the agent gave the key to a window the stale page opened");
+  step("the window the stale page opened got no key: " + (await loadedFrom(popup)));
+
+  // A detour through another site that redirects back to the agent: the
+  // request then says cross-site, and the window is still the stale page's.
+  const detourEvent = context.waitForEvent("page", { timeout: 15000 });
+  const detour = await page.evaluate(async (via) => {
+    const w = window.open(via);
+    for (let i = 0; i < 100; i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      try {
+        const nav = w.performance.getEntriesByType("navigation")[0];
+        const u = (nav && nav.name) || w.location.href;
+        if (/[?&]key=/.test(u)) return u;
+      } catch {
+        // not readable (yet, or at all)
+      }
+    }
+    return "";
+  }, need("EID_DETOUR"));
+  const detoured = await detourEvent;
+  await detoured.waitForLoadState();
+  assert.equal(detour, "", "the stale page read a key from its detour window");
+  assert.doesNotMatch(await loadedFrom(detoured), /[?&]key=/, "the agent gave the key to a detour the stale page started");
+  step("a detour through another site got no key: " + (await loadedFrom(detoured)));
 
   // The user opens the address: the agent's page, with its key, works.
   const own = await context.newPage();
