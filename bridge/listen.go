@@ -1,14 +1,20 @@
 package bridge
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // ErrPortHeld: another program listens on one of the agent's loopback
@@ -127,15 +133,22 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 }
 
 // guardListener screens connections as they are accepted, before a byte
-// of them is read: a peer of another OS user is closed at once (it learns
-// nothing, not even which origins are allowed, and holds nothing), and
-// past MaxHTTPConnections a new connection is closed rather than kept
+// of them is read. A peer of another OS user never reaches the server: its
+// connection goes to answerOtherUser, which reads the request line and
+// headers only and answers 403 OTHER_USER whatever was asked (it learns
+// that it reached another user's agent, not which origins are allowed),
+// with a small budget of its own (otherUserConns; past it the connection
+// is closed at once), so another user holds none of this user's places.
+// Past MaxHTTPConnections a new connection is closed rather than kept
 // waiting, so slow clients cannot exhaust the process's descriptors.
 type guardListener struct {
 	net.Listener
 	s    *Server
 	open *atomic.Int64 // connections of all listeners of s
 }
+
+// otherUserConns bounds the connections of other users being answered.
+const otherUserConns = 16
 
 func (g guardListener) Accept() (net.Conn, error) {
 	for {
@@ -150,8 +163,13 @@ func (g guardListener) Accept() (net.Conn, error) {
 			continue
 		}
 		if err := g.s.checkPeerUser(local, remote); err != nil {
-			c.Close()
 			g.s.refusals.log("connection refused", "reason", "another OS user", "code", CodeOtherUser)
+			if n := g.s.otherOpen.Add(1); n > otherUserConns {
+				g.s.otherOpen.Add(-1)
+				c.Close()
+				continue
+			}
+			go g.s.answerOtherUser(c, err)
 			continue
 		}
 		if n := g.open.Add(1); n > int64(g.s.cfg.Limits.MaxHTTPConnections) {
@@ -184,4 +202,36 @@ type screenedKey struct{}
 func screened(ctx context.Context) bool {
 	v, _ := ctx.Value(screenedKey{}).(bool)
 	return v
+}
+
+// answerOtherUser answers a connection of another OS user: 403
+// OTHER_USER to its first request, then closed. Only the request head is
+// read, within ReadHeaderTimeout; nothing of it reaches the server.
+func (s *Server) answerOtherUser(c net.Conn, why error) {
+	defer s.otherOpen.Add(-1)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if s.cfg.TLS != nil {
+		tc := s.cfg.TLS.Clone()
+		tc.NextProtos = []string{"http/1.1"}
+		t := tls.Server(c, tc)
+		if t.Handshake() != nil {
+			return
+		}
+		c = t
+	}
+	if _, err := http.ReadRequest(bufio.NewReaderSize(io.LimitReader(c, 16<<10), 4<<10)); err != nil {
+		return
+	}
+	body, _ := json.Marshal(struct {
+		Error *Error `json:"error"`
+	}{NewError(CodeOtherUser, why.Error())})
+	fmt.Fprintf(c, "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json; charset=utf-8\r\nCache-Control: no-store\r\n"+
+		"X-Content-Type-Options: nosniff\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s\n", len(body)+1, body)
+	// Let the client read the answer before the close, rather than
+	// resetting the connection over request bytes left unread.
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+		_, _ = io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	}
 }

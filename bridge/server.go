@@ -22,6 +22,7 @@ type Server struct {
 	upgrader    websocket.Upgrader
 	slots       slots
 	open        atomic.Int64 // TCP connections (guardListener)
+	otherOpen   atomic.Int64 // other users' connections being answered
 	pageKey     string       // of the agent's own pages (selfpage.go)
 	refusals    *refusalLog
 	wg          sync.WaitGroup

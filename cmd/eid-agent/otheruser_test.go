@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -40,8 +41,9 @@ const helperEnv = "EID_TEST_HELPER"
 //	post URL             POST {} as JSON: idem
 //	dial URL ORIGIN      websocket upgrade: "status N" or "error: ..."
 //	flood ADDR N         open N connections sending a body that never ends;
-//	                     print "closed C answered A of N" once the server
-//	                     has dealt with each (closed: no byte back)
+//	                     print "closed C refused R other O of N" once the
+//	                     server has dealt with each (closed: no byte back;
+//	                     refused: a 403 OTHER_USER; other: anything else)
 func runHelper(mode string) int {
 	args := strings.Fields(os.Getenv("EID_TEST_ARGS"))
 	switch mode {
@@ -73,8 +75,8 @@ func runHelper(mode string) int {
 			fmt.Println("error:", err)
 			return 0
 		}
+		fmt.Println("status", resp.StatusCode, errorCode(resp.Body))
 		resp.Body.Close()
-		fmt.Println("status", resp.StatusCode)
 		return 0
 	case "dial":
 		d := websocket.Dialer{HandshakeTimeout: 20 * time.Second}
@@ -84,7 +86,7 @@ func runHelper(mode string) int {
 			ws.Close()
 			fmt.Println("status 101")
 		case resp != nil:
-			fmt.Println("status", resp.StatusCode)
+			fmt.Println("status", resp.StatusCode, errorCode(resp.Body))
 		default:
 			fmt.Println("error:", err)
 		}
@@ -93,7 +95,7 @@ func runHelper(mode string) int {
 		n, _ := strconv.Atoi(args[1])
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		closed, answered := 0, 0
+		closed, refused, other := 0, 0, 0
 		for range n {
 			c, err := net.Dial("tcp", args[0])
 			if err != nil {
@@ -111,19 +113,31 @@ func runHelper(mode string) int {
 				b, _ := io.ReadAll(c)
 				mu.Lock()
 				defer mu.Unlock()
-				if len(b) == 0 {
+				switch {
+				case len(b) == 0:
 					closed++
-				} else {
-					answered++
+				case strings.HasPrefix(string(b), "HTTP/1.1 403 ") && strings.Contains(string(b), `"code":"OTHER_USER"`):
+					refused++
+				default:
+					other++
 				}
 			}()
 		}
 		wg.Wait()
-		fmt.Printf("closed %d answered %d of %d\n", closed, answered, n)
+		fmt.Printf("closed %d refused %d other %d of %d\n", closed, refused, other, n)
 		return 0
 	}
 	fmt.Println("error: unknown helper mode", mode)
 	return 2
+}
+
+// errorCode is the code of a JSON refusal body ("" for anything else).
+func errorCode(r io.Reader) string {
+	var body struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	json.NewDecoder(io.LimitReader(r, 64<<10)).Decode(&body)
+	return body.Error.Code
 }
 
 var (
