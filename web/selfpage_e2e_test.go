@@ -28,14 +28,12 @@ func TestBrowserSelfPageImpersonation(t *testing.T) {
 		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
 		fmt.Fprint(w, "<!doctype html><title>eid-agent demo</title><p>impostor page")
 	})}
-	var ls []net.Listener
 	for _, a := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("[::1]:%d", port)} {
 		l, err := net.Listen("tcp", a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ls = append(ls, l)
-		go impostor.Serve(l)
+		go impostor.Serve(l) // Close closes its listeners too
 	}
 	defer impostor.Close()
 
