@@ -57,6 +57,7 @@ type Backend struct {
 	queue   readerQueue
 	chip    chipVerdicts
 	applets applets
+	bg      background // work the backend starts by itself (readers.go)
 }
 
 var _ bridge.Backend = (*Backend)(nil)
@@ -116,7 +117,14 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan bridge.CardEvent, error
 		raw = b.Monitor.Subscribe(ctx)
 	} else {
 		ch := make(chan card.Event, 16)
-		go b.hw().Watch(ctx, ch)
+		go func() {
+			// Watch sends nothing after it returns: closing ends this
+			// subscriber, so a watch that fails is not an endless silence.
+			defer close(ch)
+			if err := b.hw().Watch(ctx, ch); err != nil && ctx.Err() == nil {
+				b.log().Error("reader watch stopped", "err", err)
+			}
+		}()
 		raw = ch
 	}
 	out := make(chan bridge.CardEvent, 16)

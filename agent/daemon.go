@@ -2,9 +2,7 @@ package agent
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -81,8 +79,8 @@ func (d *Daemon) Start() (err error) {
 			}
 		}
 	}()
-	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
-		return fmt.Errorf("state folder: %w", err)
+	if err := privateDir(c.StateDir, d.Log); err != nil {
+		return err
 	}
 	d.trust, err = card.SystemTrustStore()
 	if err != nil {
@@ -106,6 +104,7 @@ func (d *Daemon) Start() (err error) {
 		d.hw = PCSC{}
 	}
 	d.monitor = NewMonitor(d.hw)
+	d.monitor.Log = d.Log
 	if c.AuditEnabled() && c.Audit.Path != "" {
 		d.audit, err = audit.Open(c.Audit.Path, audit.Options{MaxSize: int64(c.Audit.MaxSizeMB) << 20, Keep: c.Audit.Keep})
 		if err != nil {
@@ -113,7 +112,7 @@ func (d *Daemon) Start() (err error) {
 		}
 		cleanup = append(cleanup, func() { d.audit.Close() })
 	}
-	token, err := loadOrCreateToken(filepath.Join(c.StateDir, TokenFile))
+	token, err := loadOrCreateToken(filepath.Join(c.StateDir, TokenFile), d.Log)
 	if err != nil {
 		return err
 	}
@@ -162,6 +161,7 @@ func (d *Daemon) Start() (err error) {
 		Consent: consent,
 		Version: d.Version,
 		Status:  d,
+		Log:     d.Log,
 	}
 	if d.sim != nil {
 		bc.Simulator = simulatorBackend{d.sim}
@@ -208,12 +208,15 @@ func (d *Daemon) Start() (err error) {
 	}
 	if c.Simulate && d.Pages != nil {
 		// Nothing real to protect: the demo page runs without dialogs.
+		// The grant is for the page's exact origins (each address the
+		// agent holds, never a name such as localhost), and admission
+		// still needs the page key (bridge.Config.SelfOrigin). Outside
+		// simulate mode no loopback origin is granted anything: the
+		// agent's own page asks, like any origin.
 		grant := func(scheme string, addrs []net.Addr) {
 			for _, a := range addrs {
-				port := a.(*net.TCPAddr).Port
-				for _, h := range []string{a.String(), fmt.Sprintf("localhost:%d", port)} {
-					admin[scheme+h] = mergeGrant(admin[scheme+h], config.Permissions)
-				}
+				o := scheme + a.String()
+				admin[o] = mergeGrant(admin[o], config.Permissions)
 			}
 		}
 		grant("http://", d.srv.Addrs())
@@ -264,7 +267,9 @@ func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
 	monitorDone := make(chan struct{})
 	go func() {
 		defer close(monitorDone)
-		d.monitor.Run(mctx)
+		if err := d.monitor.Run(mctx); err != nil && mctx.Err() == nil {
+			d.Log.Error("reader monitor stopped", "err", err)
+		}
 	}()
 	if d.proofs != nil && d.proofs.Retention > 0 {
 		// An agent may run for months: prune the journal daily too.
@@ -307,6 +312,7 @@ func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
 	}
 	stopMonitor()
 	<-monitorDone
+	d.backend.Close()
 	if d.audit != nil {
 		d.audit.Close()
 	}
@@ -320,12 +326,15 @@ func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
 // AgentStatus is the agent part of the status answer (bridge adds the
 // connection count).
 type AgentStatus struct {
-	Version      string           `json:"version"`
-	PID          int              `json:"pid"`
-	StartedAt    time.Time        `json:"startedAt"`
-	Simulate     bool             `json:"simulate"`
-	Service      string           `json:"service"`
-	ServiceSince time.Time        `json:"serviceSince"`
+	Version      string    `json:"version"`
+	PID          int       `json:"pid"`
+	StartedAt    time.Time `json:"startedAt"`
+	Simulate     bool      `json:"simulate"`
+	Service      string    `json:"service"`
+	ServiceSince time.Time `json:"serviceSince"`
+	// ServiceError is the PC/SC error that took the service away while
+	// it is down, for the help desk.
+	ServiceError string           `json:"serviceError,omitempty"`
 	Readers      []ReaderSnapshot `json:"readers"`
 	Subscribers  int              `json:"subscribers"`
 	Listen       []string         `json:"listen"`
@@ -340,7 +349,7 @@ type AgentStatus struct {
 func (d *Daemon) Status(ctx context.Context) (json.RawMessage, error) {
 	snap := d.monitor.Snapshot()
 	st := AgentStatus{Version: d.Version, PID: os.Getpid(), StartedAt: d.started.UTC().Round(time.Second),
-		Simulate: d.sim != nil, Service: snap.Service, ServiceSince: snap.ServiceSince.UTC().Round(time.Millisecond),
+		Simulate: d.sim != nil, Service: snap.Service, ServiceSince: snap.ServiceSince.UTC().Round(time.Millisecond), ServiceError: snap.ServiceError,
 		Readers: snap.Readers, Subscribers: snap.Subscribers, Audit: d.audit != nil, Goroutines: runtime.NumGoroutine()}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -439,23 +448,6 @@ func mergeGrant(g bridge.Grant, perms []string) bridge.Grant {
 		}
 	}
 	return g
-}
-
-func loadOrCreateToken(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(strings.TrimSpace(string(b))) >= 32 {
-		return strings.TrimSpace(string(b)), nil
-	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("desktop token: %w", err)
-	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	tok := base64.RawURLEncoding.EncodeToString(raw)
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("desktop token: %w", err)
-	}
-	return tok, nil
 }
 
 func dedupe(in []string) []string {

@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 	"time"
@@ -17,10 +19,14 @@ import (
 // insertion.
 type Monitor struct {
 	hw Hardware
+	// Log gets the service going down (with its PC/SC cause) and coming
+	// back; nil discards.
+	Log *slog.Logger
 
 	mu      sync.Mutex
 	readers map[string]*readerState
 	service string // ServiceUp, ServiceDown or ServiceStarting
+	cause   string // why the service is down
 	synced  bool   // the readers and cards of the service are all known
 	since   time.Time
 	seq     uint64 // insertion counter
@@ -66,7 +72,9 @@ func (m *Monitor) OnEvent(f func(e card.Event, insertion uint64)) {
 	m.hooks = append(m.hooks, f)
 }
 
-// Run watches until ctx ends.
+// Run watches until ctx ends. Should the watch itself fail, the service
+// is reported down with that cause (in the log and in status) and the
+// error returned.
 func (m *Monitor) Run(ctx context.Context) error {
 	events := make(chan card.Event, 64)
 	done := make(chan error, 1)
@@ -82,12 +90,22 @@ func (m *Monitor) Run(ctx context.Context) error {
 				case e := <-events:
 					m.apply(e)
 				default:
+					if err != nil && ctx.Err() == nil {
+						m.apply(card.Event{Type: card.EventServiceDown, Err: fmt.Errorf("reader watch stopped: %w", err)})
+					}
 					m.closeAll()
 					return err
 				}
 			}
 		}
 	}
+}
+
+func (m *Monitor) log() *slog.Logger {
+	if m.Log != nil {
+		return m.Log
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 func (m *Monitor) apply(e card.Event) {
@@ -119,10 +137,19 @@ func (m *Monitor) apply(e card.Event) {
 		}
 	case card.EventServiceDown:
 		m.service, m.since = ServiceDown, now
+		m.cause = "unknown"
+		if e.Err != nil {
+			m.cause = e.Err.Error()
+		}
 		m.synced = false
 		clear(m.readers)
+		m.log().Warn("PC/SC service down", "err", m.cause)
 	case card.EventServiceUp:
+		if m.service == ServiceDown {
+			m.log().Info("PC/SC service up")
+		}
 		m.service, m.since = ServiceUp, now
+		m.cause = ""
 		m.synced = false
 	case card.EventSynced:
 		m.synced = true
@@ -217,18 +244,20 @@ type ReaderSnapshot struct {
 type Snapshot struct {
 	// Synced: the initial state of the service is complete (readers and
 	// cards); before, Readers may be missing some.
-	Synced       bool             `json:"-"`
-	Service      string           `json:"service"`
-	ServiceSince time.Time        `json:"serviceSince"`
-	Readers      []ReaderSnapshot `json:"readers"`
-	Subscribers  int              `json:"subscribers"`
+	Synced       bool      `json:"-"`
+	Service      string    `json:"service"`
+	ServiceSince time.Time `json:"serviceSince"`
+	ServiceError string    `json:"serviceError,omitempty"` // why it is down
+
+	Readers     []ReaderSnapshot `json:"readers"`
+	Subscribers int              `json:"subscribers"`
 }
 
 // Snapshot returns the current state.
 func (m *Monitor) Snapshot() Snapshot {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	s := Snapshot{Synced: m.synced, Service: m.service, ServiceSince: m.since, Readers: []ReaderSnapshot{}, Subscribers: len(m.subs)}
+	s := Snapshot{Synced: m.synced, Service: m.service, ServiceSince: m.since, ServiceError: m.cause, Readers: []ReaderSnapshot{}, Subscribers: len(m.subs)}
 	for _, n := range m.namesLocked() {
 		r := m.readers[n]
 		s.Readers = append(s.Readers, ReaderSnapshot{Name: n, Card: r.kind, Since: r.since, Insertion: r.insertion})

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -80,32 +81,88 @@ func (b *Backend) ReadersNow() ([]bridge.ReaderInfo, bool) {
 // once, right after its insertion, in the background.
 func (b *Backend) noteEvent(e card.Event, insertion uint64) {
 	if e.Type == card.EventCardInserted && card.IsBELPICATR(e.ATR) {
-		go b.detectApplet(e.Reader, insertion)
+		b.bg.run(func(ctx context.Context) { b.detectApplet(ctx, e.Reader, insertion) })
 	}
 }
 
-func (b *Backend) detectApplet(reader string, insertion uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+// detectApplet asks the card in reader its applet version. A failure only
+// costs ReadersNow its shortcut (readers then asks the card), but it is
+// logged: a card that cannot answer GET CARD DATA is what a help desk
+// wants to hear about.
+func (b *Backend) detectApplet(ctx context.Context, reader string, insertion uint64) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	release, err := b.queue.acquire(ctx, reader, 10*time.Second)
-	if err != nil {
-		return
-	}
-	defer release()
-	c, err := b.hw().Connect(reader)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	raw, err := c.GetCardData()
-	if err != nil {
-		return
-	}
-	d, err := card.ParseCardData(raw)
-	if err != nil {
-		return
-	}
-	if b.Monitor.Insertion(reader) == insertion {
-		b.applets.put(reader, insertion, d.AppletVersion)
+	err := func() error {
+		release, err := b.queue.acquire(ctx, reader, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		defer release()
+		c, err := b.hw().Connect(reader)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		raw, err := c.GetCardData()
+		if err != nil {
+			return err
+		}
+		d, err := card.ParseCardData(raw)
+		if err != nil {
+			return err
+		}
+		if b.Monitor.Insertion(reader) == insertion {
+			b.applets.put(reader, insertion, d.AppletVersion)
+		}
+		return nil
+	}()
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled), errors.Is(err, card.ErrCardRemoved), errors.Is(err, card.ErrNoCard):
+		// Shutdown, or the card left again: nothing to report.
+		b.log().Debug("applet version not read", "reader", reader, "err", err)
+	default:
+		b.log().Warn("applet version not read", "reader", reader, "err", err)
 	}
 }
+
+// background runs the work the backend starts by itself (no request asked
+// for it) so that Close can stop it and wait: none of it outlives the
+// agent's shutdown.
+type background struct {
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	closed bool
+	wg     sync.WaitGroup
+}
+
+func (g *background) run(f func(ctx context.Context)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	if g.ctx == nil {
+		g.ctx, g.cancel = context.WithCancel(context.Background())
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		f(g.ctx)
+	}()
+}
+
+func (g *background) close() {
+	g.mu.Lock()
+	g.closed = true
+	if g.cancel != nil {
+		g.cancel()
+	}
+	g.mu.Unlock()
+	g.wg.Wait()
+}
+
+// Close stops the backend's own background work (the applet detection
+// after an insertion) and waits for it. Requests are the bridge's to end.
+func (b *Backend) Close() { b.bg.close() }

@@ -4,12 +4,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"time"
-
-	"github.com/eid-agent/eid-agent/bridge/webeid"
 )
 
 // AppToken lets a local desktop application in without an Origin. The
@@ -23,16 +22,35 @@ type AppToken struct {
 
 // Limits bound what one client can make the agent do.
 type Limits struct {
-	MaxMessageSize int           // bytes per request; larger gets TOO_LARGE (default 8 KiB, as Web eID)
-	MaxFrameSize   int           // bytes beyond which the connection is closed (default 64 KiB)
-	MaxConnections int           // simultaneous websocket connections (default 64)
-	RequestsPerSec float64       // token bucket rate per connection (default 20)
-	Burst          int           // token bucket size (default 40)
-	MaxInFlight    int           // concurrent requests per connection (default 8)
-	IdleTimeout    time.Duration // no request for this long closes the connection (default 10 min)
-	PingInterval   time.Duration // default 30 s
-	PongTimeout    time.Duration // default 60 s; also the read deadline
-	WriteTimeout   time.Duration // per message (default 10 s)
+	MaxMessageSize int // bytes per request; larger gets TOO_LARGE (default 8 KiB, as Web eID)
+	MaxFrameSize   int // bytes beyond which the connection is closed (default 64 KiB)
+	MaxConnections int // simultaneous websocket connections (default 64)
+	// MaxConnectionsPerCaller bounds the websockets of one origin or
+	// desktop application (default a quarter of MaxConnections), so one
+	// caller cannot take every slot.
+	MaxConnectionsPerCaller int
+	// ReservedAppConnections of MaxConnections are kept for desktop
+	// applications (token clients, `eid-agent status`): web origins
+	// together never take them (default MaxConnections/16).
+	ReservedAppConnections int
+	// MaxHTTPConnections bounds the TCP connections of each listener,
+	// websockets included (default MaxConnections + 64): past it a new
+	// connection is closed at once instead of holding a descriptor.
+	MaxHTTPConnections int
+	// PageReadTimeout bounds reading a whole HTTP request (headers and
+	// body) and PageWriteTimeout writing its answer; PageIdleTimeout ends
+	// an idle keep-alive connection (defaults 15 s, 30 s, 60 s). A
+	// websocket sets its own deadlines once upgraded.
+	PageReadTimeout  time.Duration
+	PageWriteTimeout time.Duration
+	PageIdleTimeout  time.Duration
+	RequestsPerSec   float64       // token bucket rate per connection (default 20)
+	Burst            int           // token bucket size (default 40)
+	MaxInFlight      int           // concurrent requests per connection (default 8)
+	IdleTimeout      time.Duration // no request for this long closes the connection (default 10 min)
+	PingInterval     time.Duration // default 30 s
+	PongTimeout      time.Duration // default 60 s; also the read deadline
+	WriteTimeout     time.Duration // per message (default 10 s)
 }
 
 // Config of a Server.
@@ -57,10 +75,14 @@ type Config struct {
 	Status    StatusBackend
 	Simulator SimulatorBackend
 	Proofs    ProofsBackend // isi.submit and proofs.list
-	// SelfOrigin admits the agent's own pages (Pages): a page whose Origin
-	// is http:// (https:// with TLS) plus the Host it was served from, which the Host check
-	// has already tied to the agent's loopback address and port. Only the
-	// agent serves that origin.
+	// SelfOrigin admits the agent's own pages (Pages) without an
+	// allow-list entry: a page whose Origin is http:// (https:// with
+	// TLS) plus the exact address and port the connection arrived on
+	// (never a name such as localhost, which may resolve to an address
+	// another program holds), and whose websocket URL carries the page
+	// key the agent gave that page when it was opened (selfpage.go). The
+	// key is what tells the agent's page from a page another program
+	// served at the same address before the agent started.
 	SelfOrigin bool
 	// Pages serves every path except /ws (the demo page and the JS
 	// client, package web), after the same Host check as the websocket so
@@ -71,6 +93,9 @@ type Config struct {
 	// from https:// pages). HTTP/2 is never offered: the websocket upgrade
 	// needs HTTP/1.1 (RFC 6455 §4.1).
 	TLS *tls.Config
+	// Log gets refused connections and handshakes (reason, never
+	// personal data) and net/http's own errors; nil discards.
+	Log *slog.Logger
 	// peerUID overrides the same-user check in tests; nil uses the OS.
 	peerUID func(local, remote netip.AddrPort) (int, error)
 }
@@ -92,6 +117,12 @@ func (l *Limits) withDefaults() {
 	def(&l.MaxMessageSize, 8<<10)
 	def(&l.MaxFrameSize, 64<<10)
 	def(&l.MaxConnections, 64)
+	def(&l.MaxConnectionsPerCaller, max(1, (l.MaxConnections+3)/4))
+	if l.ReservedAppConnections <= 0 {
+		l.ReservedAppConnections = l.MaxConnections / 16
+	}
+	l.ReservedAppConnections = min(l.ReservedAppConnections, l.MaxConnections-1)
+	def(&l.MaxHTTPConnections, l.MaxConnections+64)
 	def(&l.Burst, 40)
 	def(&l.MaxInFlight, 8)
 	if l.RequestsPerSec <= 0 {
@@ -104,6 +135,9 @@ func (l *Limits) withDefaults() {
 	defd(&l.PingInterval, 30*time.Second)
 	defd(&l.PongTimeout, 60*time.Second)
 	defd(&l.WriteTimeout, 10*time.Second)
+	defd(&l.PageReadTimeout, 15*time.Second)
+	defd(&l.PageWriteTimeout, 30*time.Second)
+	defd(&l.PageIdleTimeout, 60*time.Second)
 }
 
 // checkListen refuses anything but a loopback IP literal: "localhost"
@@ -138,7 +172,7 @@ func (c *Config) validate() error {
 		}
 	}
 	for _, o := range c.AllowedOrigins {
-		if err := webeid.ValidateOrigin(o, webeid.OriginOptions{AllowHTTPLoopback: c.AllowHTTPLoopbackOrigins}); err != nil {
+		if err := ValidateOrigin(o, c.AllowHTTPLoopbackOrigins); err != nil {
 			return fmt.Errorf("%w: allowed origin: %v", ErrConfig, err)
 		}
 	}

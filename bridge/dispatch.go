@@ -5,7 +5,9 @@ import (
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"unicode"
 
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 )
@@ -149,9 +151,31 @@ func checkFields(fields []string) *Error {
 	return nil
 }
 
+// maxReaderName bounds a reader name a caller may give: pcsc-lite's
+// MAX_READERNAME is 128 bytes, Windows names are shorter than 256.
+const maxReaderName = 255
+
+// checkReader refuses a reader name no reader can have (too long, control
+// or formatting characters) before it reaches the backend, the logs or the
+// audit journal, which it would otherwise fill or forge lines in.
+func checkReader(name string) *Error {
+	if len(name) > maxReaderName {
+		return NewError(CodeBadRequest, fmt.Sprintf(`"reader" is longer than %d bytes`, maxReaderName))
+	}
+	for _, c := range name {
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+			return NewError(CodeBadRequest, `"reader" holds a control character`)
+		}
+	}
+	return nil
+}
+
 func handleRead(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	var p ReadRequest
 	if e := decodeParams(req.Params, &p); e != nil {
+		return nil, e
+	}
+	if e := checkReader(p.Reader); e != nil {
 		return nil, e
 	}
 	if e := checkFields(p.Fields); e != nil {
@@ -181,6 +205,9 @@ func handleAuthenticate(ctx context.Context, c *conn, req *Request) (any, *Error
 	if e := decodeParams(req.Params, &p); e != nil {
 		return nil, e
 	}
+	if e := checkReader(p.Reader); e != nil {
+		return nil, e
+	}
 	if c.caller.Origin == "" {
 		// A Web eID token binds a web origin; desktop apps have none.
 		return nil, NewError(CodeBadRequest, "authenticate needs a web origin")
@@ -204,6 +231,9 @@ func handleSigningCertificate(ctx context.Context, c *conn, req *Request) (any, 
 	if e := decodeParams(req.Params, &p); e != nil {
 		return nil, e
 	}
+	if e := checkReader(p.Reader); e != nil {
+		return nil, e
+	}
 	if e := c.consent(ctx, Operation{Kind: "sign"}); e != nil {
 		return nil, e
 	}
@@ -224,6 +254,9 @@ var HashFunctions = map[string]crypto.Hash{
 func handleSign(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	var p SignRequest
 	if e := decodeParams(req.Params, &p); e != nil {
+		return nil, e
+	}
+	if e := checkReader(p.Reader); e != nil {
 		return nil, e
 	}
 	h, ok := HashFunctions[p.HashFunction]
@@ -251,6 +284,9 @@ func handleSign(ctx context.Context, c *conn, req *Request) (any, *Error) {
 func handleReadingProof(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	var p ReadingProofRequest
 	if e := decodeParams(req.Params, &p); e != nil {
+		return nil, e
+	}
+	if e := checkReader(p.Reader); e != nil {
 		return nil, e
 	}
 	if c.caller.Origin == "" {

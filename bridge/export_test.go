@@ -1,7 +1,9 @@
 package bridge
 
 import (
+	"log/slog"
 	"net/netip"
+	"reflect"
 	"time"
 )
 
@@ -18,7 +20,17 @@ var (
 	Catalog         = catalog
 )
 
-func (s *Server) Conns() int64 { return s.conns.Load() }
+// StrictMembers checks data decoded into a value of v's type (nil: any).
+func StrictMembers(data []byte, v any) error {
+	if v == nil {
+		return strictMembers(data, nil)
+	}
+	return strictMembers(data, reflect.TypeOf(v))
+}
+
+func (s *Server) Conns() int64 { return s.slots.count() }
+
+func (s *Server) PageKey() string { return s.pageKey }
 
 type Bucket = bucket
 
@@ -36,3 +48,19 @@ func Handlers() map[string]bool {
 }
 
 var ValidType = validType
+
+// RefusalLog is the rate-limited refusal logger on a clock of the test's.
+type RefusalLog = refusalLog
+
+func NewRefusalLog(l *slog.Logger, now func() time.Time) *RefusalLog {
+	r := newRefusalLog(l)
+	r.now = now
+	r.b = newBucket(5, 20, now())
+	return r
+}
+
+func (r *RefusalLog) Log(msg string, args ...any) { r.log(msg, args...) }
+
+var LogValue = logValue
+
+var ParseProcListeners = parseProcListeners

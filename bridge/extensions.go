@@ -59,7 +59,7 @@ func handleStatus(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	if err != nil {
 		return nil, toError(err)
 	}
-	return StatusResult{Agent: st, Connections: c.s.conns.Load()}, nil
+	return StatusResult{Agent: st, Connections: c.s.slots.count()}, nil
 }
 
 type simulatorInsertParams struct {

@@ -3,7 +3,6 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -237,26 +236,4 @@ func TestReadersBothPaths(t *testing.T) {
 	wantCode(t, c.Call(ctx5(t), "readers", map[string]int{"x": 1}, nil), bridge.CodeBadRequest)
 	ts.be.slowReaders.Store(false)
 	wantCode(t, c.Call(ctx5(t), "readers", map[string]int{"x": 1}, nil), bridge.CodeBadRequest)
-}
-
-// TestSelfOrigin: with SelfOrigin the agent's own pages (Origin = http://
-// + the Host they were served from) get in; another loopback port does
-// not, and without SelfOrigin neither does the agent's own.
-func TestSelfOrigin(t *testing.T) {
-	for _, self := range []bool{true, false} {
-		ts := start(t, func(c *bridge.Config) { c.SelfOrigin = self })
-		own := fmt.Sprintf("http://127.0.0.1:%d", ts.port)
-		ctx := ctx5(t)
-		c, err := client.Dial(ctx, ts.url, client.Auth{Origin: own})
-		if (err == nil) != self {
-			t.Errorf("SelfOrigin %v: own origin dial: %v", self, err)
-		}
-		if c != nil {
-			c.Close()
-		}
-		if c, err := client.Dial(ctx, ts.url, client.Auth{Origin: fmt.Sprintf("http://127.0.0.1:%d", ts.port+1)}); err == nil {
-			c.Close()
-			t.Errorf("SelfOrigin %v: another port's page got in", self)
-		}
-	}
 }

@@ -64,12 +64,18 @@ func (s *Server) checkToken(h string) (string, bool) {
 
 // admit runs the handshake checks in order and returns who is calling, or
 // writes the refusal. The order matters: Host first (a rebinding page must
-// learn nothing), then Origin / token, then the peer's OS user.
+// learn nothing), then the peer's OS user (checked at accept already when
+// the Server serves its own listeners: another user learns nothing about
+// the allowed origins), then Origin (the allow-list, or the agent's own
+// page with its page key) or the desktop token.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) (Caller, bool) {
-	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	localAP, _ := netip.ParseAddrPort(addrString(local))
+	localAP := localAddrPort(r)
 	if !checkHost(r.Host, int(localAP.Port())) {
-		refuse(w, http.StatusForbidden, NewError(CodeHostNotAllowed, "Host header is not a loopback name with the agent's port"))
+		s.refuse(w, r, http.StatusForbidden, NewError(CodeHostNotAllowed, "Host header is not a loopback name with the agent's port"))
+		return Caller{}, false
+	}
+	if e := s.peerCheck(r, localAP); e != nil {
+		s.refuse(w, r, http.StatusForbidden, e)
 		return Caller{}, false
 	}
 	var c Caller
@@ -78,41 +84,64 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (Caller, bool) {
 	case hasOrigin:
 		// A browser always sends Origin; a token never overrides it, so
 		// a page cannot borrow a desktop app's rights.
-		if len(origin) != 1 || !(s.checkOrigin(origin[0]) || s.cfg.SelfOrigin && origin[0] == s.selfScheme()+r.Host) {
-			refuse(w, http.StatusForbidden, NewError(CodeOriginNotAllowed, "Origin is not on the allow-list"))
+		switch {
+		case len(origin) != 1:
+			s.refuse(w, r, http.StatusForbidden, NewError(CodeOriginNotAllowed, "more than one Origin"))
+			return Caller{}, false
+		case s.checkOrigin(origin[0]):
+		case s.cfg.SelfOrigin && origin[0] == s.selfOrigin(localAP):
+			if !s.pageKeyOK(r.URL.Query().Get(PageKeyParam)) {
+				s.refuse(w, r, http.StatusForbidden, NewError(CodeOriginNotAllowed,
+					"the agent's own page needs the page key it gets when opened from the address bar: open "+s.selfOrigin(localAP)+"/ again"))
+				return Caller{}, false
+			}
+		default:
+			s.refuse(w, r, http.StatusForbidden, NewError(CodeOriginNotAllowed, "Origin is not on the allow-list"))
 			return Caller{}, false
 		}
 		c.Origin = origin[0]
 	default:
 		auth := r.Header.Get("Authorization")
 		if auth == "" {
-			refuse(w, http.StatusForbidden, NewError(CodeOriginNotAllowed, "no Origin and no application token"))
+			s.refuse(w, r, http.StatusForbidden, NewError(CodeOriginNotAllowed, "no Origin and no application token"))
 			return Caller{}, false
 		}
 		name, ok := s.checkToken(auth)
 		if !ok {
-			refuse(w, http.StatusForbidden, NewError(CodeUnauthorized, "application token not recognised"))
+			s.refuse(w, r, http.StatusForbidden, NewError(CodeUnauthorized, "application token not recognised"))
 			return Caller{}, false
 		}
 		c.App = name
 	}
-	remoteAP, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil || !remoteAP.Addr().Unmap().IsLoopback() {
-		refuse(w, http.StatusForbidden, NewError(CodeOtherUser, "peer is not on this machine"))
-		return Caller{}, false
-	}
-	if err := s.checkPeerUser(localAP, remoteAP); err != nil {
-		refuse(w, http.StatusForbidden, NewError(CodeOtherUser, err.Error()))
-		return Caller{}, false
-	}
 	return c, true
 }
 
-func addrString(a net.Addr) string {
-	if a == nil {
-		return ""
+// peerCheck refuses a peer that is not on this machine or, where the OS
+// tells, belongs to another OS user; nil when the listener has screened
+// the connection already (guardListener).
+func (s *Server) peerCheck(r *http.Request, local netip.AddrPort) *Error {
+	if screened(r.Context()) {
+		return nil
 	}
-	return a.String()
+	remoteAP, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !remoteAP.Addr().Unmap().IsLoopback() {
+		return NewError(CodeOtherUser, "peer is not on this machine")
+	}
+	if err := s.checkPeerUser(local, remoteAP); err != nil {
+		return NewError(CodeOtherUser, err.Error())
+	}
+	return nil
+}
+
+// refuse logs a refused request (its code and reason, the path, and the
+// Origin it named, bounded: no personal data) and answers it.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, status int, e *Error) {
+	args := []any{"code", e.Code, "reason", e.Detail, "path", logValue(r.URL.Path, 64)}
+	if o := r.Header.Get("Origin"); o != "" {
+		args = append(args, "origin", logValue(o, 100))
+	}
+	s.refusals.log("request refused", args...)
+	refuse(w, status, e)
 }
 
 // refuse answers a refused upgrade with a JSON body naming the reason, and

@@ -15,7 +15,9 @@ import (
 
 // TestPagesHostCheck: the pages the agent serves beside /ws (the demo page
 // and the JS client) get the same DNS-rebinding defence as the websocket:
-// only loopback names with the agent's port reach Config.Pages.
+// only loopback names with the agent's port are answered, and only the
+// address the connection arrived on reaches Config.Pages (other loopback
+// names are redirected there).
 func TestPagesHostCheck(t *testing.T) {
 	var calls atomic.Int64
 	pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -33,9 +35,9 @@ func TestPagesHostCheck(t *testing.T) {
 		reached          bool        // Pages was called
 	}{
 		{"ip literal", "127.0.0.1:" + port, "/", 200, "", true},
-		{"localhost", "localhost:" + port, "/eid-agent.js", 200, "", true},
-		{"localhost any case", "LocalHost:" + port, "/demo/demo.js", 200, "", true},
-		{"ipv6 loopback name", "[::1]:" + port, "/", 200, "", true},
+		{"localhost", "localhost:" + port, "/eid-agent.js", 308, "", false},
+		{"localhost any case", "LocalHost:" + port, "/demo/demo.js", 308, "", false},
+		{"ipv6 address on the ipv4 connection", "[::1]:" + port, "/", 308, "", false},
 		{"path beside ws", "127.0.0.1:" + port, "/ws/", 200, "", true},
 		{"rebinding name", "evil.example:" + port, "/", 403, bridge.CodeHostNotAllowed, false},
 		{"suffix trick", "127.0.0.1.evil.example:" + port, "/", 403, bridge.CodeHostNotAllowed, false},
@@ -52,7 +54,7 @@ func TestPagesHostCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			req.Host = tt.host
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := noRedirect.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,6 +65,12 @@ func TestPagesHostCheck(t *testing.T) {
 			}
 			if got := calls.Load() > before; got != tt.reached {
 				t.Errorf("Pages called = %v, want %v", got, tt.reached)
+			}
+			if tt.status == http.StatusPermanentRedirect {
+				if want := base + tt.path; resp.Header.Get("Location") != want {
+					t.Errorf("Location %q, want %q", resp.Header.Get("Location"), want)
+				}
+				return
 			}
 			if tt.reached {
 				if want := "page " + tt.path; string(body) != want {

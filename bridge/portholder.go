@@ -79,6 +79,13 @@ func ExplainListenError(err error, addrs []string) error {
 			h.Addr, h.Err = a, err
 			return h
 		}
+		// Listen holds the other loopback family of the port too
+		// (listen.go): its holder is the one to name.
+		other := netip.AddrPortFrom(otherLoopback(ap.Addr()), ap.Port())
+		if h, ok := portHolder(other); ok {
+			h.Addr, h.Err = other.String(), err
+			return h
+		}
 	}
 	return err
 }

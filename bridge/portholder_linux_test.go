@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -110,6 +111,18 @@ func TestExplainListenError(t *testing.T) {
 				}
 			}
 			t.Log(err)
+
+			// The agent holds both loopback families of its port: when the
+			// other family's address is the one held, that holder is named.
+			ap := netip.MustParseAddrPort(other)
+			sibling := netip.AddrPortFrom(netip.MustParseAddr("::1"), ap.Port())
+			if ap.Addr().Is6() {
+				sibling = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
+			}
+			err = bridge.ExplainListenError(lerr, []string{sibling.String()})
+			if !errors.As(err, &ph) || ph.Holder != bridge.HolderOtherUser || ph.Addr != other {
+				t.Errorf("held on the other family: %v (%+v)", err, ph)
+			}
 		})
 	}
 	free, _ := net.Listen("tcp", "127.0.0.1:0")

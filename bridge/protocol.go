@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -35,7 +36,8 @@ type Event struct {
 }
 
 var (
-	nullID = json.RawMessage("null")
+	nullID       = json.RawMessage("null")
+	envelopeType = reflect.TypeFor[envelope]()
 )
 
 const maxIDLength = 64
@@ -77,6 +79,14 @@ func DecodeRequest(msg []byte) (*Request, *Error) {
 		return &Request{ID: nullID}, NewError(CodeBadRequest, "message is not a JSON object")
 	case env.ID == nil:
 		return req, NewError(CodeBadRequest, `missing "id"`)
+	}
+	if err := strictMembers(msg, envelopeType); err != nil {
+		// The id is echoed unless it is the member in question ("ID",
+		// or "id" twice: which one would be the id?).
+		if me, ok := err.(*memberError); (ok && strings.EqualFold(me.name, "id")) || idErr != nil {
+			req.ID = nullID
+		}
+		return req, NewError(CodeBadRequest, err.Error())
 	}
 	if idErr != nil {
 		return req, NewError(CodeBadRequest, idErr.Error())
@@ -170,7 +180,8 @@ func truncate(s string, n int) string {
 }
 
 // decodeParams fills v from params, refusing unknown members so a typo
-// ("feilds") is an error and not a silent default.
+// ("feilds") is an error and not a silent default, members spelt in
+// another case ("FIELDS") and members given twice.
 func decodeParams(params json.RawMessage, v any) *Error {
 	if len(params) == 0 {
 		return nil
@@ -179,6 +190,9 @@ func decodeParams(params json.RawMessage, v any) *Error {
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		return NewError(CodeBadRequest, "params: "+truncate(err.Error(), 120))
+	}
+	if err := strictMembers(params, reflect.TypeOf(v)); err != nil {
+		return NewError(CodeBadRequest, "params: "+err.Error())
 	}
 	return nil
 }

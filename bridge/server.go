@@ -7,7 +7,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +20,11 @@ type Server struct {
 	cfg         Config
 	tokenHashes [][sha256.Size]byte
 	upgrader    websocket.Upgrader
-	conns       atomic.Int64
+	slots       slots
+	open        atomic.Int64 // TCP connections (guardListener)
+	otherOpen   atomic.Int64 // other users' connections being answered
+	pageKey     string       // of the agent's own pages (selfpage.go)
+	refusals    *refusalLog
 	wg          sync.WaitGroup
 
 	mu        sync.Mutex
@@ -40,7 +43,11 @@ func New(cfg Config) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, refusals: newRefusalLog(cfg.Log)}
+	s.slots.lim = s.cfg.Limits
+	if cfg.SelfOrigin {
+		s.pageKey = newPageKey()
+	}
 	s.ctx, s.stop = context.WithCancel(context.Background())
 	for _, t := range cfg.Tokens {
 		s.tokenHashes = append(s.tokenHashes, sha256.Sum256([]byte(t.Token)))
@@ -75,61 +82,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(w, http.StatusBadRequest, NewError(CodeBadRequest, "websocket upgrade expected"))
 		return
 	}
-	if n := s.conns.Add(1); n > int64(s.cfg.Limits.MaxConnections) {
-		s.conns.Add(-1)
-		refuse(w, http.StatusServiceUnavailable, NewError(CodeTooManyConnections, ""))
+	release, why := s.slots.acquire(caller)
+	if release == nil {
+		s.refuse(w, r, http.StatusServiceUnavailable, NewError(CodeTooManyConnections, why))
 		return
 	}
 	ws, err := s.upgrader.Upgrade(w, r, nil)
 	if err != nil {
-		s.conns.Add(-1)
+		release()
 		return // gorilla has answered
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer s.conns.Add(-1)
+		defer release()
 		newConn(s, ws, caller).run()
 	}()
 }
 
-func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
-	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	localAP, _ := netip.ParseAddrPort(addrString(local))
-	if !checkHost(r.Host, int(localAP.Port())) {
-		refuse(w, http.StatusForbidden, NewError(CodeHostNotAllowed, "Host header is not a loopback name with the agent's port"))
-		return
-	}
-	if s.cfg.Pages == nil {
-		refuse(w, http.StatusNotFound, NewError(CodeBadRequest, "not found"))
-		return
-	}
-	s.cfg.Pages.ServeHTTP(w, r)
-}
-
-// Listen opens the configured loopback listeners (port 0 picks a free
-// port; see Addrs).
-func (s *Server) Listen() error {
-	if len(s.cfg.Listen) == 0 {
-		return errors.New("bridge: no listen address")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range s.cfg.Listen {
-		l, err := net.Listen("tcp", a)
-		if err != nil {
-			for _, l := range s.listeners {
-				l.Close()
-			}
-			s.listeners = nil
-			return err
-		}
-		s.listeners = append(s.listeners, l)
-	}
-	return nil
-}
-
-// Addrs returns the bound addresses after Listen.
+// Addrs returns the bound addresses after Listen: the configured ones
+// first, then the other loopback address of each port.
 func (s *Server) Addrs() []net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,13 +115,28 @@ func (s *Server) Addrs() []net.Addr {
 // Serve serves the listeners opened by Listen until Close.
 func (s *Server) Serve() error {
 	s.mu.Lock()
+	lim := s.cfg.Limits
 	hs := &http.Server{
 		Handler:           s,
 		ReadHeaderTimeout: 5 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		// A page request and its body must arrive, and its answer leave,
+		// in bounded time, or a client that sends a byte now and then
+		// holds its connection forever. A websocket sets its own
+		// deadlines once upgraded (gorilla clears these).
+		ReadTimeout:    lim.PageReadTimeout,
+		WriteTimeout:   lim.PageWriteTimeout,
+		IdleTimeout:    lim.PageIdleTimeout,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       newHTTPErrorLog(s.cfg.Log),
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, screenedKey{}, true)
+		},
 	}
 	s.http = hs
-	ls := append([]net.Listener(nil), s.listeners...)
+	ls := make([]net.Listener, len(s.listeners))
+	for i, l := range s.listeners {
+		ls[i] = guardListener{Listener: l, s: s, open: &s.open}
+	}
 	if s.cfg.TLS != nil {
 		// TLS over each listener ourselves rather than ServeTLS, which
 		// would add "h2" to ALPN: a browser would then try the upgrade

@@ -1,16 +1,20 @@
 package bridge_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -199,25 +203,138 @@ func TestHandshakeRefusals(t *testing.T) {
 	}
 }
 
+// TestOtherUserRefused: a peer of another OS user is recognised at
+// accept and never reaches the server, on every path: whatever it asks
+// (any Host, Origin, token, path) it gets 403 OTHER_USER, and only that
+// (not which origins are allowed). Mounted in another server (no
+// guardListener) the handler refuses it the same way, before Origin and
+// token.
 func TestOtherUserRefused(t *testing.T) {
-	ts := start(t, func(c *bridge.Config) {
+	var pageCalls atomic.Int64
+	foreign := func(c *bridge.Config) {
 		bridge.SetPeerUID(c, func(_, _ netip.AddrPort) (int, error) { return 4242, nil })
+		c.Pages = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { pageCalls.Add(1) })
+	}
+	ts := start(t, foreign)
+	for _, auth := range []client.Auth{{Origin: goodOrigin}, {Origin: "https://evil.example"}, {Token: appToken}} {
+		_, err := client.Dial(ctx5(t), ts.url, auth)
+		var he *client.HandshakeError
+		if !errors.As(err, &he) || he.Status != 403 || he.Err == nil || he.Err.Code != bridge.CodeOtherUser {
+			t.Errorf("websocket %+v: %v, want 403 OTHER_USER", auth, err)
+		}
+	}
+	for _, path := range []string{"/", "/demo/nonce", "/eid-agent.js"} {
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d%s", ts.port, path), strings.NewReader("{}"))
+		req.Host = "evil.example" // not even the Host check runs first
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		var body struct{ Error *bridge.Error }
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 403 || body.Error == nil || body.Error.Code != bridge.CodeOtherUser {
+			t.Errorf("%s: HTTP %d %+v, want 403 OTHER_USER", path, resp.StatusCode, body.Error)
+		}
+	}
+	if pageCalls.Load() != 0 {
+		t.Error("a page was served to another user")
+	}
+	// Another user's connections hold none of this user's places: with
+	// more of the other user's idle connections than the cap, this user's
+	// client is still served. ("Another user" here: clients bound to
+	// 127.0.0.2.)
+	other := netip.MustParseAddr("127.0.0.2")
+	capped := start(t, func(c *bridge.Config) {
+		c.Limits.MaxHTTPConnections = 2
+		bridge.SetPeerUID(c, func(_, remote netip.AddrPort) (int, error) {
+			if remote.Addr() == other {
+				return 4242, nil
+			}
+			return os.Getuid(), nil
+		})
 	})
-	_, err := client.Dial(ctx5(t), ts.url, client.Auth{Origin: goodOrigin})
-	var he *client.HandshakeError
-	if !errors.As(err, &he) || he.Status != 403 || he.Err.Code != bridge.CodeOtherUser {
-		t.Fatalf("err %v", err)
+	addr := fmt.Sprintf("127.0.0.1:%d", capped.port)
+	otherDialer := net.Dialer{LocalAddr: &net.TCPAddr{IP: other.AsSlice()}}
+	for range 40 {
+		c, err := otherDialer.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close() // idle: never sends a byte
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /ws HTTP/1.1\r\nHost: %s\r\n\r\n", addr)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	c.Close()
+	if err != nil {
+		t.Fatalf("this user's client beside 40 idle connections of another: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden { // no Origin: refused by the handshake, so it was served
+		t.Errorf("this user's client: HTTP %d", resp.StatusCode)
+	}
+
+	cfg := bridge.Config{AllowedOrigins: []string{goodOrigin}, Backend: &fakeBackend{}}
+	foreign(&cfg)
+	srv, err := bridge.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv)
+	defer hs.Close()
+	for _, h := range []http.Header{{"Origin": {goodOrigin}}, {"Origin": {"https://evil.example"}}, {}} {
+		_, err = client.Dial(ctx5(t), "ws"+strings.TrimPrefix(hs.URL, "http")+"/ws", client.Auth{Origin: h.Get("Origin")})
+		var he *client.HandshakeError
+		if !errors.As(err, &he) || he.Status != 403 || he.Err.Code != bridge.CodeOtherUser {
+			t.Errorf("mounted, Origin %q: %v, want OTHER_USER first", h.Get("Origin"), err)
+		}
+	}
+	resp, err = http.Get(hs.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 || pageCalls.Load() != 0 {
+		t.Errorf("mounted page: %d", resp.StatusCode)
 	}
 }
 
+// TestMaxConnections: the total, per caller, and the slots kept for
+// desktop applications.
 func TestMaxConnections(t *testing.T) {
-	ts := start(t, func(c *bridge.Config) { c.Limits.MaxConnections = 2 })
+	ts := start(t, func(c *bridge.Config) {
+		c.Limits.MaxConnections = 6
+		c.Limits.MaxConnectionsPerCaller = 2
+		c.Limits.ReservedAppConnections = 2
+		c.AllowedOrigins = append(c.AllowedOrigins, "https://third.example")
+		c.Tokens = append(c.Tokens, bridge.AppToken{Name: "other-app", Token: appToken + "-other"})
+	})
+	refused := func(auth client.Auth, why string) {
+		t.Helper()
+		_, err := client.Dial(ctx5(t), ts.url, auth)
+		var he *client.HandshakeError
+		if !errors.As(err, &he) || he.Status != 503 || he.Err.Code != bridge.CodeTooManyConnections || !strings.Contains(he.Err.Detail, why) {
+			t.Fatalf("%+v: err %v, want 503 TOO_MANY_CONNECTIONS (%s)", auth, err, why)
+		}
+	}
 	dial(t, ts, client.Auth{Origin: goodOrigin})
 	dial(t, ts, client.Auth{Origin: goodOrigin})
-	_, err := client.Dial(ctx5(t), ts.url, client.Auth{Origin: goodOrigin})
-	var he *client.HandshakeError
-	if !errors.As(err, &he) || he.Status != 503 || he.Err.Code != bridge.CodeTooManyConnections {
-		t.Fatalf("err %v", err)
+	refused(client.Auth{Origin: goodOrigin}, "this caller")
+	dial(t, ts, client.Auth{Origin: "https://other.example"})
+	dial(t, ts, client.Auth{Origin: "https://other.example"})
+	// Web pages have 4 of the 6: the last two are the desktop apps'.
+	refused(client.Auth{Origin: "https://third.example"}, "desktop applications")
+	dial(t, ts, client.Auth{Token: appToken})
+	dial(t, ts, client.Auth{Token: appToken + "-other"})
+	refused(client.Auth{Token: appToken}, "the agent has 6")
+	if n := ts.srv.Conns(); n != 6 {
+		t.Errorf("Conns %d", n)
 	}
 }
 

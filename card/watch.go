@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -25,11 +26,14 @@ const (
 )
 
 // Event is a change of the PC/SC world. It holds no personal data: a
-// reader name, and the ATR of an inserted card.
+// reader name, the ATR of an inserted card, and for service-down the PC/SC
+// error that took the service away (a help desk needs it: "service not
+// available" is not "no readers" nor "access denied").
 type Event struct {
 	Type   string
 	Reader string
 	ATR    []byte
+	Err    error // service-down only
 }
 
 // pnpReader is the pseudo-reader whose state changes when readers come and
@@ -62,7 +66,9 @@ func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error 
 	down, first := true, true
 	for {
 		pc, err := scard.EstablishContext()
-		if err == nil {
+		if err != nil {
+			err = fmt.Errorf("SCardEstablishContext: %w", err)
+		} else {
 			if down {
 				down, first = false, false
 				if !w.send(ctx, Event{Type: EventServiceUp}) {
@@ -78,7 +84,7 @@ func Watch(ctx context.Context, events chan<- Event, retry time.Duration) error 
 		// The service went away (or never was): every reader is gone.
 		if !down || first {
 			down, first = true, false
-			if !w.forgetAll(ctx) || !w.send(ctx, Event{Type: EventServiceDown}) {
+			if !w.forgetAll(ctx) || !w.send(ctx, Event{Type: EventServiceDown, Err: err}) {
 				return ctx.Err()
 			}
 		}
@@ -154,7 +160,7 @@ func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
 	for {
 		names, err := pc.ListReaders()
 		if err != nil && !errors.Is(err, scard.ErrNoReadersAvailable) {
-			return err
+			return fmt.Errorf("SCardListReaders: %w", err)
 		}
 		for n := range w.known {
 			if !slices.Contains(names, n) && !w.drop(ctx, n) {
@@ -190,7 +196,7 @@ func (w *watcher) run(ctx context.Context, pc *scard.Context) error {
 				continue
 			}
 			if err != nil {
-				return err
+				return fmt.Errorf("SCardGetStatusChange: %w", err)
 			}
 			break
 		}

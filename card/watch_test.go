@@ -3,7 +3,13 @@ package card_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +164,36 @@ func TestWatchServiceRestart(t *testing.T) {
 	}
 	defer in.Remove()
 	waitFor(card.EventCardInserted, slots[0].Reader, 2*time.Second)
+}
+
+// TestWatchServiceDownCause: when the PC/SC service cannot be reached the
+// service-down event carries the PC/SC error, so the agent can log it and
+// show it in status. pcsc-lite reads its socket's name once per process,
+// so the watcher runs in a child process pointed at a socket that does
+// not exist.
+func TestWatchServiceDownCause(t *testing.T) {
+	if os.Getenv("EID_WATCH_CHILD") == "1" {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		events := make(chan card.Event, 8)
+		go card.Watch(ctx, events, 50*time.Millisecond)
+		for e := range events {
+			if e.Type == card.EventServiceDown {
+				fmt.Printf("service-down cause: %v\n", e.Err)
+				return
+			}
+		}
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestWatchServiceDownCause$", "-test.v")
+	cmd.Env = append(os.Environ(), "EID_WATCH_CHILD=1", "PCSCLITE_CSOCK_NAME="+filepath.Join(t.TempDir(), "no-pcscd.comm"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`service-down cause: (.*)`).FindSubmatch(out)
+	if m == nil || !strings.HasPrefix(string(m[1]), "SCardEstablishContext: ") || strings.HasSuffix(string(m[1]), "<nil>") {
+		t.Fatalf("service-down without its cause:\n%s", out)
+	}
+	t.Logf("cause: %s", m[1])
 }

@@ -10,7 +10,9 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,6 +72,13 @@ type Probes struct {
 	Now    time.Time // default: the current time (internal/clock)
 	// HTTPTimeout bounds each request of the port check (default 2 s).
 	HTTPTimeout time.Duration
+	// Listeners lists the sockets listening on a port and who holds them
+	// (bridge.ListeningSockets with SocketProcess); nil where the system
+	// does not tell, and the port check then only asks over HTTP.
+	Listeners func(port int) ([]Listener, error)
+	// UID is this user's, for telling another user's listener (default
+	// os.Getuid()).
+	UID func() int
 }
 
 func (p *Probes) stat(name string) (fs.FileInfo, error) {
@@ -312,12 +321,47 @@ func (p *Probes) AllowListCheck(cfg *ConfigInfo, cfgErr error) Check {
 				Fix: "write each origin as https://host[:port], lower case, no path"}
 		}
 		res := Result{Status: OK, Detail: fmt.Sprintf("%d allowed: %s", len(cfg.Origins), strings.Join(cfg.Origins, ", "))}
+		if own := ownOrigins(cfg); len(own) > 0 {
+			return Result{Status: Warn, Detail: res.Detail + "; " + strings.Join(own, ", ") +
+				" is the agent's own address: any page once served there by another program would be admitted without the agent's page key",
+				Fix: "remove it from allowed_origins: the agent's own pages need no entry"}
+		}
 		if cfg.AllowHTTP {
 			res.Status, res.Fix = Warn, "remove allow_http_loopback_origins outside development"
 			res.Detail += "; http://localhost origins admitted (development setting)"
 		}
 		return res
 	}}
+}
+
+// ownOrigins are the allowed origins that name one of the agent's own
+// addresses (either loopback family of a listen port).
+func ownOrigins(cfg *ConfigInfo) []string {
+	own := map[string]bool{}
+	add := func(scheme string, addrs []string) {
+		for _, a := range addrs {
+			ap, err := netip.ParseAddrPort(a)
+			if err != nil {
+				continue
+			}
+			for _, h := range []string{"127.0.0.1", "[::1]"} {
+				own[scheme+h+":"+strconv.Itoa(int(ap.Port()))] = true
+			}
+		}
+	}
+	listen := cfg.Listen
+	if len(listen) == 0 {
+		listen = []string{"127.0.0.1:8877"}
+	}
+	add("http://", listen)
+	add("https://", cfg.TLSListen)
+	var out []string
+	for _, o := range cfg.Origins {
+		if own[o] {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // TLSCheck: the loopback TLS material, needed for wss:// (Safari).
@@ -346,8 +390,12 @@ func (p *Probes) TLSCheck() Check {
 	}}
 }
 
-// PortCheck: does our agent answer on each configured address? Something
-// that answers HTTP but not as the bridge is another program on our port.
+// PortCheck: does our agent answer on each configured address? First, who
+// holds the agent's ports: a listener of another user, or another program
+// of this user, on a loopback or wildcard address of the port can answer
+// the browser in the agent's place (and answer HTTP exactly like it), so
+// it fails the check whatever it says over HTTP. Then, over HTTP,
+// something that does not answer as the bridge is another program too.
 func (p *Probes) PortCheck(cfg *ConfigInfo) Check {
 	return Check{"port", func(ctx context.Context) Result {
 		listen := []string{"127.0.0.1:8877"}
@@ -357,6 +405,9 @@ func (p *Probes) PortCheck(cfg *ConfigInfo) Check {
 				listen = cfg.Listen
 			}
 			tlsListen = cfg.TLSListen
+		}
+		if r, ok := p.foreignListener(append(append([]string(nil), listen...), tlsListen...)); !ok {
+			return r
 		}
 		var ok, down []string
 		for _, a := range listen {
@@ -388,6 +439,56 @@ func (p *Probes) PortCheck(cfg *ConfigInfo) Check {
 		return Result{Status: OK, Detail: "the agent answers on " + strings.Join(ok, ", ")}
 	}}
 }
+
+// foreignListener looks at every socket listening on the ports of addrs:
+// false with the failure when one is not this user's eid-agent.
+func (p *Probes) foreignListener(addrs []string) (Result, bool) {
+	if p.Listeners == nil {
+		return Result{}, true
+	}
+	uid := os.Getuid()
+	if p.UID != nil {
+		uid = p.UID()
+	}
+	seen := map[uint16]bool{}
+	for _, a := range addrs {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil || seen[ap.Port()] {
+			continue
+		}
+		seen[ap.Port()] = true
+		ls, err := p.Listeners(int(ap.Port()))
+		if err != nil {
+			continue // not known here: the HTTP probe still runs
+		}
+		for _, l := range ls {
+			la, err := netip.ParseAddrPort(l.Addr)
+			if err != nil || !(la.Addr().IsLoopback() || la.Addr().IsUnspecified()) {
+				continue // on another interface: not reached by the browser's loopback
+			}
+			port := strconv.Itoa(int(ap.Port()))
+			switch {
+			case l.UID != uid:
+				who := fmt.Sprintf("uid %d", l.UID)
+				if u, err := user.LookupId(strconv.Itoa(l.UID)); err == nil {
+					who = fmt.Sprintf("%s, uid %d", u.Username, l.UID)
+				}
+				return Result{Status: Fail,
+					Detail: fmt.Sprintf("a program of another user (%s) listens on %s: the browser may reach it instead of the agent, and it can pose as the agent; the agent does not start beside it", who, l.Addr),
+					Fix:    "an administrator finds it with: sudo ss -ltnp 'sport = :" + port + "' and stops it; meanwhile set another port (listen = [\"127.0.0.1:PORT\"]) in the configuration"}, false
+			case l.PID != 0 && l.Program != AgentProgram:
+				return Result{Status: Fail,
+					Detail: fmt.Sprintf("another program (%s, pid %d) listens on %s, one of the agent's addresses", l.Program, l.PID, l.Addr),
+					Fix:    "stop it (kill " + strconv.Itoa(l.PID) + "), or set another listen address in the configuration"}, false
+			}
+		}
+	}
+	return Result{}, true
+}
+
+// AgentProgram is the agent's command name as the kernel reports it
+// (/proc/PID/comm).
+const AgentProgram = "eid-agent"
 
 // probe asks addr: OK when the bridge answers, Warn when nothing listens,
 // Fail when something else does.

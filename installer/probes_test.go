@@ -173,7 +173,7 @@ func TestModuleAndServiceChecks(t *testing.T) {
 func TestConfigChecks(t *testing.T) {
 	ctx := context.Background()
 	validate := func(o string, allowHTTP bool) error {
-		if strings.HasPrefix(o, "https://") || allowHTTP && strings.HasPrefix(o, "http://127.0.0.1") {
+		if strings.HasPrefix(o, "https://") || allowHTTP && (strings.HasPrefix(o, "http://127.0.0.1") || strings.HasPrefix(o, "http://[::1]")) {
 			return nil
 		}
 		return errors.New("not https")
@@ -191,6 +191,9 @@ func TestConfigChecks(t *testing.T) {
 		{"good", &ConfigInfo{Sources: []string{"/etc/eid-agent/policy.toml"}, Origins: []string{"https://a.example"}}, nil, OK, OK, "1 allowed: https://a.example"},
 		{"http", &ConfigInfo{Origins: []string{"http://a.example"}}, nil, OK, Fail, `"http://a.example" (not https)`},
 		{"dev http", &ConfigInfo{Origins: []string{"http://127.0.0.1:3000"}, AllowHTTP: true}, nil, OK, Warn, "development"},
+		{"own address", &ConfigInfo{Origins: []string{"http://127.0.0.1:8877"}, AllowHTTP: true}, nil, OK, Warn, "agent's own address"},
+		{"own other family", &ConfigInfo{Listen: []string{"127.0.0.1:9000"}, Origins: []string{"http://[::1]:9000"}, AllowHTTP: true}, nil, OK, Warn, "agent's own address"},
+		{"own wss address", &ConfigInfo{TLSListen: []string{"127.0.0.1:8878"}, Origins: []string{"https://127.0.0.1:8878"}}, nil, OK, Warn, "agent's own address"},
 		{"broken file", nil, errors.New("config.toml:3: unknown key"), Fail, Warn, "not checked"},
 	} {
 		c := p.ConfigCheck(tc.cfg, tc.err).Run(ctx)
@@ -278,6 +281,45 @@ func TestPortCheck(t *testing.T) {
 		if r.Status != tc.want || !strings.Contains(r.Detail, tc.text) {
 			t.Errorf("%s: %+v", tc.name, r)
 		}
+	}
+}
+
+// TestPortCheckListeners: who holds the agent's ports decides before any
+// HTTP answer (a squatter can answer exactly like the agent).
+func TestPortCheckListeners(t *testing.T) {
+	// A server that answers like the bridge, on a port the fake socket
+	// table then fills with various holders.
+	bridgeLike := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden)
+		fmt.Fprint(w, `{"error":{"code":"ORIGIN_NOT_ALLOWED"}}`)
+	}))
+	defer bridgeLike.Close()
+	addr := strings.TrimPrefix(bridgeLike.URL, "http://")
+	_, port, _ := net.SplitHostPort(addr)
+	for _, tc := range []struct {
+		name    string
+		holders []Listener
+		want    Status
+		text    string
+	}{
+		{"our agent on both families", []Listener{{Addr: addr, UID: 1000, PID: 42, Program: "eid-agent"}, {Addr: "[::1]:" + port, UID: 1000, PID: 42, Program: "eid-agent"}}, OK, "answers"},
+		{"another user on ::1", []Listener{{Addr: addr, UID: 1000, PID: 42, Program: "eid-agent"}, {Addr: "[::1]:" + port, UID: 65534}}, Fail, "another user"},
+		{"another user on the wildcard", []Listener{{Addr: "0.0.0.0:" + port, UID: 1001}}, Fail, "uid 1001"},
+		{"another user's IPv6 wildcard", []Listener{{Addr: "[::]:" + port, UID: 0}}, Fail, "listens on [::]:" + port},
+		{"another program of ours", []Listener{{Addr: addr, UID: 1000, PID: 77, Program: "python3"}}, Fail, "python3, pid 77"},
+		{"not on loopback", []Listener{{Addr: addr, UID: 1000, PID: 42, Program: "eid-agent"}, {Addr: "192.0.2.1:" + port, UID: 1001}}, OK, "answers"},
+	} {
+		p := &Probes{HTTPTimeout: time.Second, UID: func() int { return 1000 },
+			Listeners: func(int) ([]Listener, error) { return tc.holders, nil }}
+		r := p.PortCheck(&ConfigInfo{Listen: []string{addr}}).Run(context.Background())
+		if r.Status != tc.want || !strings.Contains(r.Detail, tc.text) || (r.Status == Fail && r.Fix == "") {
+			t.Errorf("%s: %+v", tc.name, r)
+		}
+	}
+	// Where the system does not tell, the HTTP probe decides alone.
+	p := &Probes{HTTPTimeout: time.Second, Listeners: func(int) ([]Listener, error) { return nil, errors.New("no /proc") }}
+	if r := p.PortCheck(&ConfigInfo{Listen: []string{addr}}).Run(context.Background()); r.Status != OK {
+		t.Errorf("without a socket table: %+v", r)
 	}
 }
 

@@ -121,6 +121,12 @@ type runningAgent struct {
 // args makes for the agent's own origin, and waits until it listens.
 func startAgent(t *testing.T, args func(origin string) []string) *runningAgent {
 	t.Helper()
+	return startAgentOn(t, freePort(t), args)
+}
+
+// startAgentOn is startAgent on a given port.
+func startAgentOn(t *testing.T, port int, args func(origin string) []string) *runningAgent {
+	t.Helper()
 	bin := buildAgent(t)
 	dir := t.TempDir()
 	pin := filepath.Join(dir, "pinentry")
@@ -132,7 +138,7 @@ func startAgent(t *testing.T, args func(origin string) []string) *runningAgent {
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := &runningAgent{port: freePort(t), stateDir: filepath.Join(dir, "state"), stderr: &bytes.Buffer{}}
+	a := &runningAgent{port: port, stateDir: filepath.Join(dir, "state"), stderr: &bytes.Buffer{}}
 	a.origin = fmt.Sprintf("http://127.0.0.1:%d", a.port)
 	full := append([]string{"run", "--config", cfg, "--state-dir", a.stateDir,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", a.port), "--log-format", "json"}, args(a.origin)...)

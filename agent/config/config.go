@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
+
+	"github.com/eid-agent/eid-agent/bridge"
 )
 
 //go:embed example.toml
@@ -581,10 +583,21 @@ func CheckListen(addr string) error {
 	return nil
 }
 
-// CheckOrigin accepts "https://host[:port]" exactly (no path, no
-// wildcard, lower case as browsers send it); "http://" only for loopback
-// hosts and only when allowHTTP.
+// CheckOrigin accepts "https://host[:port]" exactly as a browser sends it
+// (no path, no wildcard, lower case, no default port); "http://" only for
+// loopback hosts and only when allowHTTP. The verdict is the bridge's
+// (bridge.ValidateOrigin), so `config check` and `run` never disagree;
+// the common mistakes first get a message saying what to write instead.
 func CheckOrigin(o string, allowHTTP bool) error {
+	if err := originHints(o, allowHTTP); err != nil {
+		return err
+	}
+	return bridge.ValidateOrigin(o, allowHTTP)
+}
+
+// originHints explains the usual mistakes; everything it refuses
+// bridge.ValidateOrigin refuses too.
+func originHints(o string, allowHTTP bool) error {
 	u, err := url.Parse(o)
 	if err != nil || u.Host == "" || u.Opaque != "" {
 		return fmt.Errorf("%q is not an origin (want https://host[:port])", o)

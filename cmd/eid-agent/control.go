@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -57,11 +55,14 @@ func (f agentFlags) dial(ctx context.Context) (*client.Client, error) {
 	if *f.stateDir != "" {
 		dir = *f.stateDir
 	}
-	tok, err := os.ReadFile(filepath.Join(dir, agent.TokenFile))
+	tok, err := agent.ReadToken(dir)
+	if errors.Is(err, agent.ErrUnsafeState) {
+		return nil, fmt.Errorf("the agent token is not safe to use: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no agent token (%v): is the agent running as this user? (eid-agent run)", err)
 	}
-	c, err := client.Dial(ctx, url, client.Auth{Token: strings.TrimSpace(string(tok))})
+	c, err := client.Dial(ctx, url, client.Auth{Token: tok})
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the agent at %s: %w", url, err)
 	}
@@ -106,6 +107,9 @@ func runStatus(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stdout, "eid-agent %s, pid %d, up since %s (%s)\n", a.Version, a.PID, a.StartedAt.Local().Format(time.DateTime), mode)
 	fmt.Fprintf(stdout, "listening on %s; %d client connection(s), %d subscribed\n", strings.Join(a.Listen, ", "), st.Connections, a.Subscribers)
 	fmt.Fprintf(stdout, "smart-card service: %s since %s\n", a.Service, a.ServiceSince.Local().Format(time.DateTime))
+	if a.ServiceError != "" {
+		fmt.Fprintf(stdout, "  cause: %s\n", a.ServiceError)
+	}
 	if !a.Audit {
 		fmt.Fprintln(stdout, "audit journal: off")
 	}

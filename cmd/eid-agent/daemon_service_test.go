@@ -54,8 +54,15 @@ func TestDaemonServiceRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	nextEvent(t, c, "service-down", 5*time.Second)
-	if st := d.status(); st.Service != "down" || len(st.Readers) != 0 {
+	// The PC/SC cause reaches status and the log (a help desk needs it).
+	if st := d.status(); st.Service != "down" || len(st.Readers) != 0 || !strings.HasPrefix(st.ServiceError, "SCardEstablishContext: ") {
 		t.Errorf("status with pcscd down: %+v", st)
+	}
+	if r := d.cli("status", "--url", d.url, "--state-dir", d.state); !strings.Contains(r.stdout, "cause: SCardEstablishContext: ") {
+		t.Errorf("status command with pcscd down: %+v", r)
+	}
+	if !strings.Contains(d.Logs(), `"msg":"PC/SC service down","err":"SCardEstablishContext: `) {
+		t.Errorf("service-down cause not logged:\n%s", d.Logs())
 	}
 	var rs struct{ Readers []struct{ Name string } }
 	if err := c.Call(ctx, "readers", nil, &rs); err == nil {
@@ -66,8 +73,8 @@ func TestDaemonServiceRecovery(t *testing.T) {
 	nextEvent(t, c, "service-up", 5*time.Second)
 	extra := "Virtual PCD " + strconv.Itoa(entries) + " 00 00"
 	waitReaderEvent(t, c, "reader-added", extra)
-	if st := d.status(); st.Service != "up" || len(st.Readers) != 2*(entries+1) {
-		t.Errorf("status after pcscd started: service %s, %d readers", st.Service, len(st.Readers))
+	if st := d.status(); st.Service != "up" || len(st.Readers) != 2*(entries+1) || st.ServiceError != "" {
+		t.Errorf("status after pcscd started: service %s (%q), %d readers", st.Service, st.ServiceError, len(st.Readers))
 	}
 
 	labScript(t, "stop")

@@ -21,8 +21,15 @@ func TestDaemonSoak(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const app = "https://counter.example"
-	d := startDaemon(t, "", "--simulate", "--allow-origin", app, "--grant", app+"=identity,photo", "--log-level", "warn")
+	// Four counters' pages: one origin may hold 16 of the 64 websockets
+	// (docs/protocol.md, "Who may connect").
+	apps := []string{"https://counter1.example", "https://counter2.example", "https://counter3.example", "https://counter4.example"}
+	args := []string{"--simulate", "--log-level", "warn"}
+	for _, a := range apps {
+		args = append(args, "--allow-origin", a, "--grant", a+"=identity,photo")
+	}
+	d := startDaemon(t, "", args...)
+	app := apps[0]
 	before := d.status()
 	ctx, cancel := context.WithTimeout(context.Background(), dur+time.Minute)
 	defer cancel()
@@ -33,7 +40,7 @@ func TestDaemonSoak(t *testing.T) {
 	var wg sync.WaitGroup
 	conns := make([]*client.Client, clients)
 	for i := range conns {
-		conns[i] = d.dial(app)
+		conns[i] = d.dial(apps[i%len(apps)])
 		if err := conns[i].Call(ctx, "subscribe", nil, nil); err != nil {
 			t.Fatal(err)
 		}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/eid-agent/eid-agent/agent/config"
 	"github.com/eid-agent/eid-agent/agent/pinentry"
+	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/loopbackca"
-	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/installer"
 )
@@ -40,18 +40,17 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	}
 	t, _ := scopeFlags{user: new(bool), system: new(bool), root: new(string)}.target(string(filepath.Separator) + "unused")
 	p := &installer.Probes{
-		OS:           runtime.GOOS,
-		Runner:       installer.ExecRunner{},
-		Readers:      doctorReaders,
-		ErrNoService: card.ErrNoService,
-		ErrNoReader:  card.ErrNoReader,
-		PKCS11:       discoverModule,
-		Pinentry:     pinentry.Find,
-		ValidateOrigin: func(o string, allowHTTP bool) error {
-			return webeid.ValidateOrigin(o, webeid.OriginOptions{AllowHTTPLoopback: allowHTTP})
-		},
-		Target: t,
-		TLSDir: tlsDir,
+		OS:             runtime.GOOS,
+		Runner:         installer.ExecRunner{},
+		Readers:        doctorReaders,
+		ErrNoService:   card.ErrNoService,
+		ErrNoReader:    card.ErrNoReader,
+		PKCS11:         discoverModule,
+		Pinentry:       pinentry.Find,
+		ValidateOrigin: bridge.ValidateOrigin,
+		Listeners:      doctorListeners,
+		Target:         t,
+		TLSDir:         tlsDir,
 	}
 	if cfgErr == nil && cfg.PinentryProgram != "" {
 		p.Pinentry = func() (string, error) { return cfg.PinentryProgram, nil }
@@ -86,6 +85,20 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// doctorListeners lists who listens on port (Linux), for the port check.
+func doctorListeners(port int) ([]installer.Listener, error) {
+	socks, err := bridge.ListeningSockets(uint16(port))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]installer.Listener, len(socks))
+	for i, s := range socks {
+		pid, prog := installer.SocketProcess(s.Inode)
+		out[i] = installer.Listener{Addr: s.Addr.String(), UID: s.UID, PID: pid, Program: prog}
+	}
+	return out, nil
 }
 
 // doctorReaders lists the readers as the doctor prints them.

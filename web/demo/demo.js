@@ -104,17 +104,30 @@ const AGENT_URL_REFUSED = {
   de: "Diese Seite spricht nur mit dem eID-Agenten, der sie ausgeliefert hat: die ?agent=-Adresse im Link wird abgelehnt.",
 };
 
+// The agent admits its own page only with the page key it put in this
+// page's address when the browser opened it (?key=, drawn at each start of
+// the agent; docs/protocol.md, "The agent's own pages"). It is taken out
+// of the address bar at once (nothing to copy, bookmark or leak) and sent
+// only on this page's own websocket.
+const pageKey = params.get("key");
+if (pageKey !== null) {
+  const clean = new URL(location.href);
+  clean.searchParams.delete("key");
+  history.replaceState(history.state, "", clean.pathname + clean.search + clean.hash);
+}
+
 function agentURL() {
   const own = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
+  const withKey = pageKey ? own + "?key=" + encodeURIComponent(pageKey) : own;
   const fromQuery = params.get("agent");
-  if (fromQuery === null) return own;
+  if (fromQuery === null) return withKey;
   let named = null;
   try {
     named = new URL(fromQuery).href;
   } catch {
     // not a URL: refused below
   }
-  if (named === new URL(own).href) return own;
+  if (named === new URL(own).href) return withKey;
   throw new EidAgentError("AGENT_URL_REFUSED", AGENT_URL_REFUSED.en, {
     messages: AGENT_URL_REFUSED,
     detail: `?agent= must be ${own}`,
