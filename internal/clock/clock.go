@@ -9,7 +9,9 @@
 // EID_FAKE_NOW (RFC 3339, for example 2035-12-31T23:59:00+01:00) once at
 // start and runs the wall clock from that instant on, so that the whole
 // suite, the binaries the tests build included, can be run "on" another
-// day (scripts/test does it for three dates; docs/testing.md). Production
+// day. The first process anchors the fake instant to a real one and
+// passes the anchor on in its environment (EID_FAKE_NOW_AT), so a test and
+// the agent it starts a minute later read the same time (scripts/test does it for three dates; docs/testing.md). Production
 // binaries are never built with the tag, so no environment variable can
 // move their clock.
 package clock

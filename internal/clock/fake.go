@@ -5,13 +5,20 @@ package clock
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"time"
 )
 
 // Fake reports whether this build has the fake clock.
 const Fake = true
 
-// offset moves the wall clock to EID_FAKE_NOW at start. time.Now().Add
+// anchorEnv holds the real instant (Unix nanoseconds) at which the fake
+// clock read EID_FAKE_NOW. The first process sets it and its children
+// inherit it, so a test and the binaries it starts later share one clock
+// rather than each starting at EID_FAKE_NOW when it starts.
+const anchorEnv = "EID_FAKE_NOW_AT"
+
+// offset moves the wall clock to EID_FAKE_NOW at the anchor. time.Now().Add
 // keeps the monotonic reading, so durations measured across Now calls
 // stay exact.
 var offset = func() time.Duration {
@@ -23,7 +30,17 @@ var offset = func() time.Duration {
 	if err != nil {
 		panic(fmt.Sprintf("clock: %s=%q is not RFC 3339: %v", Env, v, err))
 	}
-	return time.Until(t)
+	at := time.Now()
+	if a := os.Getenv(anchorEnv); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil {
+			panic(fmt.Sprintf("clock: %s=%q is not Unix nanoseconds", anchorEnv, a))
+		}
+		at = time.Unix(0, n)
+	} else {
+		os.Setenv(anchorEnv, strconv.FormatInt(at.UnixNano(), 10))
+	}
+	return t.Sub(at)
 }()
 
 func now() time.Time { return time.Now().Add(offset) }
