@@ -53,10 +53,16 @@ type Backend struct {
 	Cache card.FileCache
 	// Proofs is the reading-proof journal; nil turns reading-proof off.
 	Proofs *Proofs
+	// AttestLimits bound the chip challenges attestations spend
+	// (agent/attest.go).
+	AttestLimits AttestLimits
+	// Now is the clock of attestation budgets; nil means time.Now.
+	Now func() time.Time
 
 	queue   readerQueue
 	chip    chipVerdicts
 	applets applets
+	attests attestBudget
 }
 
 var _ bridge.Backend = (*Backend)(nil)

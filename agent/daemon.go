@@ -142,6 +142,7 @@ func (d *Daemon) Start() (err error) {
 	consent := &Consent{Admin: admin, Path: filepath.Join(c.StateDir, "consent.json"), Ask: ask, Audit: d.audit, Log: d.Log}
 	d.backend = &Backend{Prompt: prompt, Trust: d.trust, QueueTimeout: c.QueueTimeout.Duration, Version: d.Version,
 		Origin: webeid.OriginOptions{AllowHTTPLoopback: allowHTTP}, Hardware: d.hw, Monitor: d.monitor, Audit: d.audit, Log: d.Log, Cache: &Cache{}}
+	d.backend.AttestLimits = AttestLimits{PerInsertion: c.Attestation.PerInsertion, PerOriginHourly: c.Attestation.PerOriginHourly}
 	d.monitor.OnEvent(d.backend.noteEvent)
 	if c.Cache.Disk && c.Cache.Dir != "" {
 		d.backend.Cache = &Cache{Dir: c.Cache.Dir}

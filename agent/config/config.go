@@ -54,9 +54,15 @@ type Config struct {
 	Scanner Scanner `toml:"scanner"`
 	TLS     TLS     `toml:"tls"`
 	Limits  Limits  `toml:"limits"`
+	// Attestation bounds the chip challenges of attest (agent/attest.go).
+	Attestation Attestation `toml:"attestation"`
 
 	// Sources lists the files this configuration was read from.
 	Sources []string `toml:"-"`
+
+	// policyAttestation is what the policy file set, a ceiling for the
+	// user's file.
+	policyAttestation Attestation
 }
 
 // Grant pre-approves what an origin (or "app:NAME") may do.
@@ -91,6 +97,13 @@ type TLS struct {
 	Listen []string `toml:"listen"`
 	Cert   string   `toml:"cert"`
 	Key    string   `toml:"key"`
+}
+
+// Attestation is the chip-challenge budget of presence attestations: a
+// card answers 5000 basic-key challenges before it needs the PIN again.
+type Attestation struct {
+	PerInsertion    int `toml:"per_insertion"`
+	PerOriginHourly int `toml:"per_origin_hourly"`
 }
 
 type Limits struct {
@@ -136,6 +149,7 @@ func Defaults() *Config {
 		Journal:         Journal{RetentionDays: 400},
 		Scanner:         Scanner{Baud: 9600},
 		Limits:          Limits{MaxConnections: 64, RequestsPerSecond: 20, MaxMessageBytes: 8 << 10, IdleTimeout: Duration{10 * time.Minute}},
+		Attestation:     Attestation{PerInsertion: 5, PerOriginHourly: 30},
 	}
 }
 
@@ -265,7 +279,7 @@ func Check(path string) (*Config, error) {
 }
 
 // policyKeys are what the administrator's policy may set.
-var policyKeys = []string{"allowed_origins", "grant", "allow_http_loopback_origins"}
+var policyKeys = []string{"allowed_origins", "grant", "allow_http_loopback_origins", "attestation"}
 
 func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 	data, err := os.ReadFile(path)
@@ -341,6 +355,16 @@ func (c *Config) merge(f *Config, data []byte, policy bool) {
 		c.AllowedOrigins = append(c.AllowedOrigins, f.AllowedOrigins...)
 		c.Grants = append(c.Grants, f.Grants...)
 		c.AllowHTTPLoopbackOrigins = c.AllowHTTPLoopbackOrigins || f.AllowHTTPLoopbackOrigins
+		// The administrator's chip budget is a ceiling the user's file
+		// cannot raise (see the user branch below).
+		if present["attestation.per_insertion"] {
+			c.Attestation.PerInsertion = f.Attestation.PerInsertion
+			c.policyAttestation.PerInsertion = f.Attestation.PerInsertion
+		}
+		if present["attestation.per_origin_hourly"] {
+			c.Attestation.PerOriginHourly = f.Attestation.PerOriginHourly
+			c.policyAttestation.PerOriginHourly = f.Attestation.PerOriginHourly
+		}
 		return
 	}
 	set := func(key string, apply func()) {
@@ -379,6 +403,18 @@ func (c *Config) merge(f *Config, data []byte, policy bool) {
 	set("limits.requests_per_second", func() { c.Limits.RequestsPerSecond = f.Limits.RequestsPerSecond })
 	set("limits.max_message_bytes", func() { c.Limits.MaxMessageBytes = f.Limits.MaxMessageBytes })
 	set("limits.idle_timeout", func() { c.Limits.IdleTimeout = f.Limits.IdleTimeout })
+	ceiling := func(v, policy int) int {
+		if policy > 0 && v > policy {
+			return policy
+		}
+		return v
+	}
+	set("attestation.per_insertion", func() {
+		c.Attestation.PerInsertion = ceiling(f.Attestation.PerInsertion, c.policyAttestation.PerInsertion)
+	})
+	set("attestation.per_origin_hourly", func() {
+		c.Attestation.PerOriginHourly = ceiling(f.Attestation.PerOriginHourly, c.policyAttestation.PerOriginHourly)
+	})
 }
 
 // Environment variables, applied after the files.
@@ -535,6 +571,12 @@ func (c *Config) Validate(source string) []Problem {
 	}
 	if c.Limits.MaxConnections < 0 || c.Limits.MaxMessageBytes < 0 || c.Limits.RequestsPerSecond < 0 {
 		bad("limits", "limits must be positive")
+	}
+	if c.Attestation.PerInsertion < 0 || c.Attestation.PerInsertion > 100 {
+		bad("attestation.per_insertion", "must be 1 to 100 (a card answers 5000 challenges before it needs the PIN)")
+	}
+	if c.Attestation.PerOriginHourly < 0 || c.Attestation.PerOriginHourly > 1000 {
+		bad("attestation.per_origin_hourly", "must be 1 to 1000")
 	}
 	return ps
 }
