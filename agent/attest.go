@@ -14,6 +14,7 @@ import (
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/eidfile"
+	"github.com/eid-agent/eid-agent/internal/clock"
 )
 
 // The chip-challenge budget. An applet 1.8 card answers 5000 INTERNAL
@@ -273,7 +274,7 @@ func (b *Backend) now() time.Time {
 	if b.Now != nil {
 		return b.Now()
 	}
-	return time.Now()
+	return clock.Now()
 }
 
 var _ bridge.AttestBackend = (*Backend)(nil)

@@ -56,8 +56,11 @@ type Backend struct {
 	// AttestLimits bound the chip challenges attestations spend
 	// (agent/attest.go).
 	AttestLimits AttestLimits
-	// Now is the clock of attestation budgets; nil means time.Now.
+	// Now is the clock of attestations and counter reads; nil means
+	// clock.Now.
 	Now func() time.Time
+	// Counter serves counter mode (NewCounter); nil refuses every caller.
+	Counter *Counter
 
 	queue   readerQueue
 	chip    chipVerdicts

@@ -41,6 +41,9 @@ func (s *Server) features() []string {
 	if _, ok := s.cfg.Backend.(AttestBackend); ok {
 		f = append(f, "attest")
 	}
+	if _, ok := s.cfg.Backend.(CounterBackend); ok {
+		f = append(f, "counter")
+	}
 	return f
 }
 

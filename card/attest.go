@@ -66,7 +66,7 @@ func (c *Card) ReadFilesAndChallenge(parts Parts, cache FileCache, challenger Ch
 	if parts == 0 {
 		parts = PartIdentity
 	}
-	return c.readFiles(parts, cache, func(f *Files) error {
+	return c.ReadFilesThen(parts, cache, func(f *Files) error {
 		ch, err := challenger(f)
 		if err != nil || ch == nil {
 			return err
@@ -81,4 +81,12 @@ func (c *Card) ReadFilesAndChallenge(parts Parts, cache FileCache, challenger Ch
 		f.Challenge, f.ChallengeSignature = append([]byte(nil), ch...), sig
 		return nil
 	})
+}
+
+// ReadFilesThen reads parts as ReadFilesCached does (cache may be nil) and
+// then runs then inside the same transaction, so that the commands then
+// sends (InternalAuthenticate) reach the card the files came from, with
+// no other program in between. An error from then is the read's error.
+func (c *Card) ReadFilesThen(parts Parts, cache FileCache, then func(f *Files) error) (*Files, error) {
+	return c.readFiles(parts, cache, then)
 }

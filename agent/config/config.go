@@ -56,6 +56,8 @@ type Config struct {
 	Limits  Limits  `toml:"limits"`
 	// Attestation bounds the chip challenges of attest (agent/attest.go).
 	Attestation Attestation `toml:"attestation"`
+	// Counters pair counter applications (policy file only).
+	Counters []Counter `toml:"counter"`
 
 	// Sources lists the files this configuration was read from.
 	Sources []string `toml:"-"`
@@ -98,6 +100,28 @@ type TLS struct {
 	Cert   string   `toml:"cert"`
 	Key    string   `toml:"key"`
 }
+
+// Counter pairs a counter application (agent/counter.go): on each card
+// insertion the agent reads the card once and pushes Fields to that
+// client's connections. Only the administrator's policy may set it.
+type Counter struct {
+	// Client is a web origin (exact, as in allowed_origins) or
+	// "app:NAME" for a desktop application.
+	Client string `toml:"client"`
+	// Fields released: card, identity, identity.MEMBER, address, photo,
+	// photoSha256, integrity.
+	Fields []string `toml:"fields"`
+	// Attestation: every card-read carries an attestation for the nonce
+	// the application left standing (and waits for one).
+	Attestation bool `toml:"attestation"`
+	// Revocation: the card's authentication certificate is checked (OCSP)
+	// after each card-read and reported by a later event.
+	Revocation bool `toml:"revocation"`
+}
+
+// CounterFields are the fields a counter pairing may name besides
+// identity.MEMBER.
+var CounterFields = []string{"card", "identity", "address", "photo", "photoSha256", "integrity"}
 
 // Attestation is the chip-challenge budget of presence attestations: a
 // card answers 5000 basic-key challenges before it needs the PIN again.
@@ -271,15 +295,27 @@ func Load(path string) (*Config, error) {
 // check`. It returns every problem found.
 func Check(path string) (*Config, error) {
 	c := Defaults()
-	if err := c.mergeFile(path, false, false); err != nil {
+	if err := c.mergeFile(path, false, isPolicyFile(path)); err != nil {
 		return nil, err
 	}
 	c.fillPaths()
 	return c, nil
 }
 
+// isPolicyFile: path is the administrator's policy file, checked with the
+// policy's rules.
+func isPolicyFile(path string) bool {
+	a, errA := os.Stat(path)
+	b, errB := os.Stat(PolicyPath())
+	return errA == nil && errB == nil && os.SameFile(a, b)
+}
+
 // policyKeys are what the administrator's policy may set.
-var policyKeys = []string{"allowed_origins", "grant", "allow_http_loopback_origins", "attestation"}
+var policyKeys = []string{"allowed_origins", "grant", "allow_http_loopback_origins", "attestation", "counter"}
+
+// policyOnly are the keys only the policy may set: a page, or a user
+// talked into editing a file, must not turn counter mode on.
+var policyOnly = []string{"counter"}
 
 func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 	data, err := os.ReadFile(path)
@@ -293,13 +329,15 @@ func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 	if f != nil {
 		problems = append(problems, f.validate(path, data)...)
 	}
-	if policy {
-		for _, k := range keysOf(data) {
-			top, _, _ := strings.Cut(k.name, ".")
-			if !slices.Contains(policyKeys, top) {
-				problems = append(problems, Problem{File: path, Line: k.line, Key: k.name,
-					Message: "not a policy key (a policy may set " + strings.Join(policyKeys, ", ") + ")"})
-			}
+	for _, k := range keysOf(data) {
+		top, _, _ := strings.Cut(k.name, ".")
+		switch {
+		case policy && !slices.Contains(policyKeys, top):
+			problems = append(problems, Problem{File: path, Line: k.line, Key: k.name,
+				Message: "not a policy key (a policy may set " + strings.Join(policyKeys, ", ") + ")"})
+		case !policy && slices.Contains(policyOnly, top) && k.name == top:
+			problems = append(problems, Problem{File: path, Line: k.line, Key: k.name,
+				Message: "counter applications are paired in the administrator's policy file only (" + PolicyPath() + ")"})
 		}
 	}
 	if len(problems) > 0 {
@@ -354,6 +392,7 @@ func (c *Config) merge(f *Config, data []byte, policy bool) {
 		// narrowed by the user file, only extended.
 		c.AllowedOrigins = append(c.AllowedOrigins, f.AllowedOrigins...)
 		c.Grants = append(c.Grants, f.Grants...)
+		c.Counters = append(c.Counters, f.Counters...)
 		c.AllowHTTPLoopbackOrigins = c.AllowHTTPLoopbackOrigins || f.AllowHTTPLoopbackOrigins
 		// The administrator's chip budget is a ceiling the user's file
 		// cannot raise (see the user branch below).
@@ -571,6 +610,45 @@ func (c *Config) Validate(source string) []Problem {
 	}
 	if c.Limits.MaxConnections < 0 || c.Limits.MaxMessageBytes < 0 || c.Limits.RequestsPerSecond < 0 {
 		bad("limits", "limits must be positive")
+	}
+	seenCounter := map[string]bool{}
+	for _, k := range c.Counters {
+		switch {
+		case k.Client == "":
+			bad("counter", "a counter pairing needs a client (an origin or app:NAME)")
+		case strings.HasPrefix(k.Client, "app:"):
+			if len(k.Client) == len("app:") {
+				bad("counter", "%q: name the desktop application after app:", k.Client)
+			}
+		default:
+			if err := CheckOrigin(k.Client, c.AllowHTTPLoopbackOrigins); err != nil {
+				bad("counter", "%v", err)
+			}
+		}
+		if seenCounter[k.Client] {
+			bad("counter", "%q is paired twice", k.Client)
+		}
+		seenCounter[k.Client] = true
+		if len(k.Fields) == 0 {
+			bad("counter", "%q: fields must name what the application receives", k.Client)
+		}
+		partial := false
+		for _, f := range k.Fields {
+			if m, ok := strings.CutPrefix(f, "identity."); ok {
+				if !slices.Contains(IdentityMembers(), m) {
+					bad("counter", "%q: unknown identity member %q (known: %s)", k.Client, m, strings.Join(IdentityMembers(), ", "))
+				}
+				partial = true
+				continue
+			}
+			if !slices.Contains(CounterFields, f) {
+				bad("counter", "%q: unknown field %q (known: %s, identity.MEMBER)", k.Client, f, strings.Join(CounterFields, ", "))
+			}
+		}
+		if k.Attestation && partial && !slices.Contains(k.Fields, "identity") {
+			bad("counter", "%q: an attestation releases the whole signed identity file, national number included; "+
+				"pair \"identity\" whole or set attestation = false", k.Client)
+		}
 	}
 	if c.Attestation.PerInsertion < 0 || c.Attestation.PerInsertion > 100 {
 		bad("attestation.per_insertion", "must be 1 to 100 (a card answers 5000 challenges before it needs the PIN)")
