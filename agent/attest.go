@@ -225,7 +225,13 @@ func (b *Backend) attestCard(ctx context.Context, c *card.Card, req bridge.Attes
 // wasted. The RRN chain is the server's to judge (its trust store may
 // differ from the agent's) and is not checked here.
 func checkBeforeChallenge(f *card.Files) error {
-	in := eidfile.Verify(f, &eidfile.TrustStore{}, time.Time{})
+	return checkVerdicts(eidfile.Verify(f, &eidfile.TrustStore{}, time.Time{}), f)
+}
+
+// checkVerdicts is checkBeforeChallenge with the files' verdicts already
+// computed (the counter's read verifies once for its push and its
+// attestations).
+func checkVerdicts(in eidfile.Integrity, f *card.Files) error {
 	for _, v := range []struct{ name, verdict, detail string }{
 		{"identity", in.Identity, in.IdentityDetail},
 		{"address", in.Address, in.AddressDetail},

@@ -197,13 +197,20 @@ func (c *Counter) read(reader string, h *heldCard) {
 		if b.Monitor.Insertion(reader) != h.insertion {
 			return card.ErrCardRemoved
 		}
+		var r *card.Reading
 		files, err := cd.ReadFilesThen(c.parts(), b.Cache, func(f *card.Files) error {
+			// Verified once, before any challenge: the push's integrity
+			// and the attestations' check before spending come from it.
+			var err error
+			if r, err = eidfile.DecodeVerify(f, b.trust(), b.now()); err != nil {
+				return err
+			}
 			for _, s := range c.owed(reader, h.insertion) {
 				if !s.app.Attestation {
 					continue
 				}
 				if n := s.takeNonce(); n != "" {
-					atts[s] = c.attest(cd, f, s, n, h.insertion)
+					atts[s] = c.attest(cd, f, r.Integrity, s, n, h.insertion)
 				}
 			}
 			return nil
@@ -213,10 +220,6 @@ func (c *Counter) read(reader string, h *heldCard) {
 		}
 		if d, err := card.ParseCardData(files.CardData); err == nil {
 			b.applets.put(reader, h.insertion, d.AppletVersion)
-		}
-		r, err := eidfile.DecodeVerify(files, b.trust(), b.now())
-		if err != nil {
-			return err
 		}
 		r.Card.Reader = reader
 		h.files, h.reading = files, r
@@ -258,7 +261,7 @@ type attestOutcome struct {
 
 // attest makes s's attestation of the files read, on the open card cd
 // (inside the read's transaction, or on a later visit with the same card).
-func (c *Counter) attest(cd *card.Card, f *card.Files, s *counterSession, nonce string, insertion uint64) attestOutcome {
+func (c *Counter) attest(cd *card.Card, f *card.Files, in eidfile.Integrity, s *counterSession, nonce string, insertion uint64) attestOutcome {
 	released := *f
 	if !slices.Contains(s.app.Fields, "address") {
 		released.Address, released.AddressSignature = nil, nil
@@ -267,7 +270,7 @@ func (c *Counter) attest(cd *card.Card, f *card.Files, s *counterSession, nonce 
 		released.Photo = nil
 	}
 	bundle := bundleOf(&released)
-	if err := checkBeforeChallenge(&released); err != nil {
+	if err := checkVerdicts(in, &released); err != nil {
 		return attestOutcome{err: err}
 	}
 	origin := s.caller.String()
@@ -325,7 +328,7 @@ func (c *Counter) attestLater(reader string, h *heldCard, s *counterSession, non
 		if b.Monitor.Insertion(reader) != h.insertion || len(cdata) < 16 || string(cdata[:16]) != string(h.files.CardData[:16]) {
 			return attestOutcome{err: card.ErrCardRemoved}
 		}
-		return c.attest(cd, h.files, s, nonce, h.insertion)
+		return c.attest(cd, h.files, h.reading.Integrity, s, nonce, h.insertion)
 	}()
 	if errors.Is(out.err, card.ErrCardRemoved) || errors.Is(out.err, context.Canceled) {
 		return // card-removed follows, or the session is gone

@@ -113,6 +113,7 @@ func (c *Card) readFiles(parts Parts, cache FileCache, then func(f *Files) error
 				item{&f.CACert, PathCACert, true, true},
 				item{&f.RootCert, PathRootCert, true, true})
 		}
+		unsure := map[string]*[]byte{} // read with a remembered size, content changed (card/sizes.go)
 		for _, it := range items {
 			var size func([]byte) int
 			if it.cert {
@@ -126,10 +127,16 @@ func (c *Card) readFiles(parts Parts, cache FileCache, then func(f *Files) error
 			}
 			var b []byte
 			var err error
-			if cache != nil && it.cert {
+			switch {
+			case cache != nil && it.cert:
 				b, err = c.readCertCached(cache, it.path)
-			} else {
-				b, err = c.readFile(it.path, size)
+			case cache != nil && remembersSize(it.path):
+				var u bool
+				if b, u, err = c.readSized(cache, it.path); u {
+					unsure[string(it.path)] = it.dst
+				}
+			default:
+				b, err = c.readFileN(it.path, size, -1, firstBlock(it.path))
 			}
 			if cache != nil && err == nil && it.dst == &f.Photo {
 				if h := eidfile.PhotoHash(f.Identity); h != nil && eidfile.PhotoMatches(h, b) {
@@ -143,6 +150,11 @@ func (c *Card) readFiles(parts Parts, cache FileCache, then func(f *Files) error
 				return fmt.Errorf("reading %X: %w", it.path, err)
 			}
 			*it.dst = b
+		}
+		if len(unsure) > 0 && !sizesHold(f) {
+			if err := c.rereadSized(cache, unsure); err != nil {
+				return err
+			}
 		}
 		if f.BasicKey != nil && parts&PartChipAuthentication != 0 {
 			f.Challenge, f.ChallengeSignature, err = c.internalAuthenticate()

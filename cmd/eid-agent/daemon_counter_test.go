@@ -21,7 +21,7 @@ import (
 
 // startCounterDaemon runs the binary on the lab's pcscd with policy as
 // the administrator's policy file.
-func startCounterDaemon(t *testing.T, policy, config string, args ...string) *daemon {
+func startCounterDaemon(t testing.TB, policy, config string, args ...string) *daemon {
 	t.Helper()
 	home := t.TempDir()
 	if err := os.WriteFile(filepath.Join(home, "no-policy.toml"), []byte(policy), 0o644); err != nil {
@@ -39,7 +39,7 @@ type cardRead struct {
 
 // waitCardRead returns c's next card-read, failing on a card-removed
 // first.
-func waitCardRead(t *testing.T, c *client.Client, within time.Duration) (cardRead, []byte) {
+func waitCardRead(t testing.TB, c *client.Client, within time.Duration) (cardRead, []byte) {
 	t.Helper()
 	deadline := time.After(within)
 	for {
