@@ -38,6 +38,9 @@ type config struct {
 	// into it and remembers, per session, which nonce it issued.
 	Nonces  *verify.MemoryNonceStore
 	Bundles *verify.BundleVerifier
+	// Attestations checks the counter page's attestations; it must
+	// consume from Nonces.
+	Attestations *verify.AttestationVerifier
 	// ClientJS is served as /eid-agent.js; nil serves the built-in client.
 	ClientJS []byte
 	// SessionTTL is a session's idle lifetime (default 30 minutes).
@@ -58,6 +61,7 @@ type server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session
+	counter  *counterState // counter.go
 }
 
 // session is what the service remembers about one browser. Nothing here is
@@ -71,6 +75,7 @@ type session struct {
 	nonce  string
 	person *verify.Person
 	login  *loginResult
+	id     string // set by start
 }
 
 func newServer(cfg config) (*server, error) {
@@ -79,6 +84,12 @@ func newServer(cfg config) (*server, error) {
 	}
 	if cfg.Validator.Nonces != verify.NonceStore(cfg.Nonces) {
 		return nil, errors.New("eid-verify: the Validator must consume from Nonces")
+	}
+	if cfg.Attestations == nil {
+		cfg.Attestations = &verify.AttestationVerifier{Trust: cfg.Bundles.Trust, Nonces: cfg.Nonces, Now: cfg.Now}
+	}
+	if cfg.Attestations.Nonces != verify.NonceStore(cfg.Nonces) {
+		return nil, errors.New("eid-verify: the AttestationVerifier must consume from Nonces")
 	}
 	agent, err := url.Parse(cfg.AgentURL)
 	if err != nil || (agent.Scheme != "ws" && agent.Scheme != "wss") || agent.Host == "" {
@@ -128,6 +139,7 @@ func newServer(cfg config) (*server, error) {
 	mux.HandleFunc("POST /api/login", s.post(s.login, verify.MaxTokenSize+1<<10))
 	mux.HandleFunc("POST /api/identity", s.post(s.identity, verify.MaxBundleSize+1<<10))
 	mux.HandleFunc("POST /api/logout", s.post(s.logout, 1<<10))
+	s.counterRoutes(mux)
 	s.mux = mux
 	return s, nil
 }
@@ -290,6 +302,7 @@ func (s *server) start(w http.ResponseWriter, old string, se *session) error {
 	}
 	id := randomID()
 	se.expires = now.Add(s.cfg.SessionTTL)
+	se.id = id
 	s.sessions[id] = se
 	http.SetCookie(w, &http.Cookie{
 		Name: s.cookie, Value: id, Path: "/", HttpOnly: true, Secure: s.secure,
