@@ -117,7 +117,9 @@ func (c *Card) readSized(cache FileCache, path []byte) (b []byte, unsure bool, e
 // hash (the RRN chain is not judged here).
 func sizesHold(f *Files) bool {
 	in := eidfile.Verify(f, &eidfile.TrustStore{}, time.Time{})
-	ok := func(verdict string) bool { return verdict == "" || verdict == eidfile.Valid || verdict == eidfile.Missing }
+	ok := func(verdict string) bool {
+		return verdict == "" || verdict == eidfile.Valid || verdict == eidfile.Missing
+	}
 	return in.Identity == eidfile.Valid && ok(in.Address) && ok(in.BasicKey)
 }
 
