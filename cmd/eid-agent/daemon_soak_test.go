@@ -25,7 +25,10 @@ func TestDaemonSoak(t *testing.T) {
 		dur = d
 	}
 	const app = "https://counter.example"
-	d := startDaemon(t, "", "--simulate", "--allow-origin", app, "--grant", app+"=identity,photo", "--log-level", "warn")
+	// The churn driver sends two requests per cycle, and a cycle of the
+	// simulated card (no link time) can take under 100 ms: above the
+	// default 20 requests per second of one connection.
+	d := startDaemon(t, "[limits]\nrequests_per_second = 200\n", "--simulate", "--allow-origin", app, "--grant", app+"=identity,photo", "--log-level", "warn")
 	before := d.status()
 	ctx, cancel := context.WithTimeout(context.Background(), dur+time.Minute)
 	defer cancel()
