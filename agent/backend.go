@@ -53,11 +53,20 @@ type Backend struct {
 	Cache card.FileCache
 	// Proofs is the reading-proof journal; nil turns reading-proof off.
 	Proofs *Proofs
+	// AttestLimits bound the chip challenges attestations spend
+	// (agent/attest.go).
+	AttestLimits AttestLimits
+	// Now is the clock of attestations and counter reads; nil means
+	// clock.Now.
+	Now func() time.Time
+	// Counter serves counter mode (NewCounter); nil refuses every caller.
+	Counter *Counter
 
 	queue   readerQueue
 	chip    chipVerdicts
 	applets applets
 	bg      background // work the backend starts by itself (readers.go)
+	attests attestBudget
 }
 
 var _ bridge.Backend = (*Backend)(nil)

@@ -136,7 +136,9 @@ func (d *Daemon) Start() (err error) {
 	consent := &Consent{Admin: admin, Path: filepath.Join(c.StateDir, "consent.json"), Ask: ask, Audit: d.audit, Log: d.Log}
 	d.backend = &Backend{Prompt: prompt, Trust: d.trust, QueueTimeout: c.QueueTimeout.Duration, Version: d.Version,
 		Origin: webeid.OriginOptions{AllowHTTPLoopback: allowHTTP}, Hardware: d.hw, Monitor: d.monitor, Audit: d.audit, Log: d.Log, Cache: &Cache{}}
+	d.backend.AttestLimits = AttestLimits{PerInsertion: c.Attestation.PerInsertion, PerOriginHourly: c.Attestation.PerOriginHourly}
 	d.monitor.OnEvent(d.backend.noteEvent)
+	counterOrigins := d.startCounter()
 	if c.Cache.Disk && c.Cache.Dir != "" {
 		d.backend.Cache = &Cache{Dir: c.Cache.Dir}
 	}
@@ -151,7 +153,7 @@ func (d *Daemon) Start() (err error) {
 	}
 	bc := bridge.Config{
 		Listen:                   c.Listen,
-		AllowedOrigins:           dedupe(c.AllowedOrigins),
+		AllowedOrigins:           dedupe(append(c.AllowedOrigins, counterOrigins...)),
 		AllowHTTPLoopbackOrigins: c.AllowHTTPLoopbackOrigins,
 		SelfOrigin:               d.Pages != nil,
 		Tokens:                   []bridge.AppToken{{Name: LocalApp, Token: token}},
@@ -468,4 +470,24 @@ func addrsString(as []net.Addr) string {
 		s[i] = a.String()
 	}
 	return strings.Join(s, ",")
+}
+
+// startCounter pairs the policy's counter applications (agent/counter.go)
+// and returns their web origins: pairing one admits it.
+func (d *Daemon) startCounter() []string {
+	if len(d.Config.Counters) == 0 {
+		return nil
+	}
+	var apps []CounterApp
+	var origins []string
+	for _, k := range d.Config.Counters {
+		apps = append(apps, CounterApp{Client: k.Client, Fields: k.Fields, Attestation: k.Attestation, Revocation: k.Revocation})
+		if !strings.HasPrefix(k.Client, "app:") {
+			origins = append(origins, k.Client)
+		}
+	}
+	ctr := NewCounter(d.backend, apps)
+	ctr.Revocation = OCSPChecker{}.Check
+	d.Log.Info("counter mode", "applications", len(apps))
+	return origins
 }

@@ -80,6 +80,9 @@ func (b *Backend) ReadersNow() ([]bridge.ReaderInfo, bool) {
 // noteEvent is the Monitor hook: a BELPIC card's applet version is asked
 // once, right after its insertion, in the background.
 func (b *Backend) noteEvent(e card.Event, insertion uint64) {
+	if b.Counter != nil && b.Counter.active() {
+		return // the counter's insertion read learns the applet version
+	}
 	if e.Type == card.EventCardInserted && card.IsBELPICATR(e.ATR) {
 		b.bg.run(func(ctx context.Context) { b.detectApplet(ctx, e.Reader, insertion) })
 	}

@@ -38,6 +38,12 @@ func (s *Server) features() []string {
 	if s.cfg.Proofs != nil {
 		f = append(f, "isi", "proofs")
 	}
+	if _, ok := s.cfg.Backend.(AttestBackend); ok {
+		f = append(f, "attest")
+	}
+	if _, ok := s.cfg.Backend.(CounterBackend); ok {
+		f = append(f, "counter")
+	}
 	return f
 }
 

@@ -65,6 +65,14 @@ func (c *Card) selectFile(path []byte) error {
 // Certificate files use it to stop at the end of the DER certificate instead
 // of reading kilobytes of zero padding (ref §10).
 func (c *Card) readFile(path []byte, size func(read []byte) int) ([]byte, error) {
+	return c.readFileN(path, size, -1, 0)
+}
+
+// readFileN is readFile knowing more: want >= 0 is the file's size (every
+// READ BINARY then asks exactly what is left, so the end costs neither a
+// 6C xx re-send nor an end probe), first > 0 the Le of the first block (a
+// file of known typical size read in one command; see firstBlock).
+func (c *Card) readFileN(path []byte, size func(read []byte) int, want, first int) ([]byte, error) {
 	if err := c.selectFile(path); err != nil {
 		return nil, err
 	}
@@ -73,9 +81,14 @@ func (c *Card) readFile(path []byte, size func(read []byte) int) ([]byte, error)
 		block = 256
 	}
 	var out []byte
-	want := -1
+	if want == 0 {
+		return []byte{}, nil
+	}
 	for {
 		n := block
+		if first > 0 && len(out) == 0 && first < n {
+			n = first
+		}
 		if want >= 0 && want-len(out) < n {
 			n = want - len(out)
 		}

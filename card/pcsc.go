@@ -49,7 +49,13 @@ type ReaderStatus struct {
 // Readers lists the readers and what each holds. A BELPIC card is
 // recognised by its ATR (ref §1.2) and asked its applet version with GET
 // CARD DATA, the only way to tell 1.1 from 1.7; other cards are left alone.
-func (c *Context) Readers() ([]ReaderStatus, error) {
+func (c *Context) Readers() ([]ReaderStatus, error) { return c.readers(true) }
+
+// readers lists the readers, asking BELPIC cards their applet version
+// only when applet is set: ChooseReader does not need it, and asking costs
+// a connection and a GET CARD DATA per card, which the operation that
+// follows sends anyway.
+func (c *Context) readers(applet bool) ([]ReaderStatus, error) {
 	names, err := c.ctx.ListReaders()
 	if err != nil {
 		return nil, mapPCSCError(err)
@@ -91,7 +97,7 @@ func (c *Context) Readers() ([]ReaderStatus, error) {
 			rs.Kind = KindUnknown
 			if IsBELPICATR(rs.ATR) {
 				rs.Kind = KindBELPIC
-				if !rs.InUse {
+				if !rs.InUse && applet {
 					rs.AppletVersion = c.appletVersion(st.Reader)
 				}
 			}
@@ -145,7 +151,7 @@ func IsBELPICATR(atr []byte) bool {
 // ChooseReader picks the reader to use: the named one (which must exist),
 // or else the only reader that holds a card.
 func (c *Context) ChooseReader(name string) (string, error) {
-	readers, err := c.Readers()
+	readers, err := c.readers(false)
 	if err != nil {
 		return "", err
 	}

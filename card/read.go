@@ -64,15 +64,18 @@ func (c *Card) CardData() []byte { return append([]byte(nil), c.cardData...) }
 // ReadFiles reads the card's files inside one transaction. Either every
 // requested file is returned or an error is: a card removed half-way gives
 // ErrCardRemoved, never a partial Files.
-func (c *Card) ReadFiles(parts Parts) (*Files, error) { return c.readFiles(parts, nil) }
+func (c *Card) ReadFiles(parts Parts) (*Files, error) { return c.readFiles(parts, nil, nil) }
 
 // ReadFilesCached is ReadFiles taking the photo and certificates from
 // cache when the card proves them current (see FileCache).
 func (c *Card) ReadFilesCached(parts Parts, cache FileCache) (*Files, error) {
-	return c.readFiles(parts, cache)
+	return c.readFiles(parts, cache, nil)
 }
 
-func (c *Card) readFiles(parts Parts, cache FileCache) (*Files, error) {
+// readFiles reads parts; then, when not nil, runs in the same transaction
+// after the files are read (card/attest.go), so that whatever it sends
+// reaches the card the files came from.
+func (c *Card) readFiles(parts Parts, cache FileCache, then func(f *Files) error) (*Files, error) {
 	if parts == 0 {
 		parts = PartAll
 	}
@@ -110,6 +113,7 @@ func (c *Card) readFiles(parts Parts, cache FileCache) (*Files, error) {
 				item{&f.CACert, PathCACert, true, true},
 				item{&f.RootCert, PathRootCert, true, true})
 		}
+		unsure := map[string]*[]byte{} // read with a remembered size, content changed (card/sizes.go)
 		for _, it := range items {
 			var size func([]byte) int
 			if it.cert {
@@ -123,10 +127,16 @@ func (c *Card) readFiles(parts Parts, cache FileCache) (*Files, error) {
 			}
 			var b []byte
 			var err error
-			if cache != nil && it.cert {
+			switch {
+			case cache != nil && it.cert:
 				b, err = c.readCertCached(cache, it.path)
-			} else {
-				b, err = c.readFile(it.path, size)
+			case cache != nil && remembersSize(it.path):
+				var u bool
+				if b, u, err = c.readSized(cache, it.path); u {
+					unsure[string(it.path)] = it.dst
+				}
+			default:
+				b, err = c.readFileN(it.path, size, -1, firstBlock(it.path))
 			}
 			if cache != nil && err == nil && it.dst == &f.Photo {
 				if h := eidfile.PhotoHash(f.Identity); h != nil && eidfile.PhotoMatches(h, b) {
@@ -141,11 +151,19 @@ func (c *Card) readFiles(parts Parts, cache FileCache) (*Files, error) {
 			}
 			*it.dst = b
 		}
+		if len(unsure) > 0 && !sizesHold(f) {
+			if err := c.rereadSized(cache, unsure); err != nil {
+				return err
+			}
+		}
 		if f.BasicKey != nil && parts&PartChipAuthentication != 0 {
 			f.Challenge, f.ChallengeSignature, err = c.internalAuthenticate()
 			if err != nil {
 				return fmt.Errorf("chip authentication: %w", err)
 			}
+		}
+		if then != nil {
+			return then(f)
 		}
 		return nil
 	})
@@ -157,7 +175,7 @@ func (c *Card) readFiles(parts Parts, cache FileCache) (*Files, error) {
 
 // Read reads, decodes and verifies the card.
 func (c *Card) Read(opt ReadOptions) (*Reading, error) {
-	f, err := c.readFiles(opt.Parts, opt.Cache)
+	f, err := c.readFiles(opt.Parts, opt.Cache, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -177,17 +195,14 @@ func (c *Card) Read(opt ReadOptions) (*Reading, error) {
 	return r, nil
 }
 
-// internalAuthenticate asks the basic key (ref 81) to sign 48 random bytes:
-// INTERNAL AUTHENTICATE with algorithm 02 (P-384), the challenge in tag 94
-// (ref §8.5). The card signs the bytes as a SHA-384-sized digest and answers
-// raw r||s through 61 60 / GET RESPONSE.
+// internalAuthenticate asks the basic key to sign 48 random bytes (the
+// chip check of PartChipAuthentication; see InternalAuthenticate).
 func (c *Card) internalAuthenticate() (challenge, sig []byte, err error) {
-	challenge = make([]byte, 48)
+	challenge = make([]byte, BasicChallengeSize)
 	if _, err := rand.Read(challenge); err != nil {
 		return nil, nil, err
 	}
-	cmd := append([]byte{claISO, insInternalAuth, 0x02, 0x81, 0x32, 0x94, 0x30}, challenge...)
-	sig, err = c.command("INTERNAL AUTHENTICATE", cmd)
+	sig, err = c.InternalAuthenticate(challenge)
 	if err != nil {
 		return nil, nil, err
 	}

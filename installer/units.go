@@ -251,6 +251,19 @@ func PolicyTOML(origins []string) []byte {
 # [[grant]]
 # origin = ` + tomlString(example) + `
 # permissions = ["identity", "address", "photo", "authenticate", "sign"]
+
+# Counter mode (docs/daemon.md): the application receives every inserted
+# card, read once, with exactly these fields, without the user being asked.
+# fields: card, identity, identity.MEMBER (e.g. identity.surname), address,
+# photo, photoSha256, integrity. attestation = true: each card-read carries
+# a presence attestation for the nonce the application left standing (it
+# releases the whole identity file). revocation = true: the certificate's
+# OCSP status follows. Only this file can pair a counter application.
+# [[counter]]
+# client = ` + tomlString(example) + `
+# fields = ["identity.surname", "identity.firstNames", "identity.birthDate", "photo"]
+# attestation = false
+# revocation = false
 `)
 	return []byte(b.String())
 }

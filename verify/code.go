@@ -31,6 +31,13 @@ var codes = []struct {
 	{ErrAddressTampered, "ADDRESS_TAMPERED"},
 	{ErrPhotoMismatch, "PHOTO_MISMATCH"},
 	{ErrBasicKeyMismatch, "BASIC_KEY_MISMATCH"},
+	{ErrAttestationFormat, "ATTESTATION_FORMAT"},
+	{ErrWrongNonce, "WRONG_NONCE"},
+	{ErrDowngrade, "DOWNGRADE"},
+	{ErrWrongCard, "WRONG_CARD"},
+	{ErrChallengeMismatch, "CHALLENGE_MISMATCH"},
+	{ErrHolderMismatch, "HOLDER_MISMATCH"},
+	{ErrNotPresent, "NOT_PRESENT"},
 }
 
 // ErrorCode returns the code of the first failure err matches, such as

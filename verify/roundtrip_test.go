@@ -31,17 +31,21 @@ type agentUnderTest struct {
 	url string
 }
 
-func startAgent(t *testing.T, preset string, grant bridge.Grant) *agentUnderTest {
+func startAgent(t *testing.T, preset string, grant bridge.Grant, tune ...func(*agent.Backend)) *agentUnderTest {
 	t.Helper()
 	sim := simulator.New(nil)
 	if err := sim.Insert(preset); err != nil {
 		t.Fatal(err)
 	}
 	pin := func(context.Context, card.PINRequest) ([]byte, error) { return []byte(virtual.DefaultPIN), nil }
+	backend := &agent.Backend{Hardware: sim, Prompt: pin, Version: "0.0.0-test"}
+	for _, f := range tune {
+		f(backend)
+	}
 	srv, err := bridge.New(bridge.Config{
 		Listen:         []string{"127.0.0.1:0"},
 		AllowedOrigins: []string{rtOrigin},
-		Backend:        &agent.Backend{Hardware: sim, Prompt: pin, Version: "0.0.0-test"},
+		Backend:        backend,
 		Consent:        bridge.NewMemoryConsent(map[string]bridge.Grant{rtOrigin: grant}),
 		Version:        "0.0.0-test",
 	})

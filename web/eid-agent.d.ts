@@ -229,6 +229,51 @@ export interface IsiResult {
 }
 
 /** proofs.list: the caller's own records (docs/protocol.md). */
+/** The fields an attestation may release. */
+export type AttestField = "identity" | "address" | "photo";
+
+export interface AttestOptions extends ReaderOptions {
+  /** The authentication key signs the same challenge (the PIN is asked). */
+  withAuthentication?: boolean;
+}
+
+/** eid-attestation:1 (docs/verify.md); byte strings are base64. */
+export interface Attestation {
+  format: "eid-attestation:1";
+  origin: string;
+  nonce: string;
+  fields: AttestField[];
+  bundle: Record<string, string>;
+  challenge?: string;
+  chipSignature?: string;
+  authentication?: { certificate: string; caCertificate?: string; algorithm: "ES384" | "RS384"; signature: string };
+}
+
+export interface CounterOptions extends RequestOptions {
+  /** The server's nonce for the next card-read's attestation. */
+  nonce?: string;
+}
+
+export interface CounterPairing {
+  fields: string[];
+  attestation: boolean;
+  revocation: boolean;
+}
+
+export interface CardRead {
+  reader: string;
+  /** Exactly the pairing's fields, as read returns them (identity may hold only some members). */
+  reading: Partial<Reading>;
+  attestation?: Attestation;
+  attestationError?: { code: string; message: string; detail?: string };
+}
+
+export interface CardRevocation {
+  reader: string;
+  status: "good" | "revoked" | "unknown" | "unavailable" | "none";
+  detail?: string;
+}
+
 export interface ProofsQuery {
   since?: string;
   until?: string;
@@ -294,6 +339,12 @@ export declare class EidAgentClient {
   signingCertificate(opts?: ReaderOptions): Promise<SigningCertificate>;
   sign(certificate: BinaryLike, hash: BinaryLike, hashFunction: HashFunction, opts?: ReaderOptions): Promise<Signature>;
   readingProof(nonce: string, fields: readonly ReadField[], opts?: ReaderOptions): Promise<Record<string, unknown>>;
+  /** A presence attestation for the server's nonce (feature "attest"). */
+  attest(nonce: string, fields: readonly AttestField[], opts?: AttestOptions): Promise<Attestation>;
+  /** Joins counter mode (feature "counter"); events card-read, card-removed, card-revocation follow. */
+  counter(opts?: CounterOptions): Promise<CounterPairing>;
+  on(event: "card-read", handler: (data: CardRead) => void): Unsubscribe;
+  on(event: "card-revocation", handler: (data: CardRevocation) => void): Unsubscribe;
   isiSubmit(input: IsiInput, opts?: RequestOptions): Promise<IsiResult>;
   proofsList(query?: ProofsQuery, opts?: RequestOptions): Promise<unknown>;
   simulatorInsert(profile?: string, opts?: RequestOptions): Promise<unknown>;

@@ -339,6 +339,34 @@ export class EidAgentClient {
     return (await this.request("reading-proof", params, opts)).proof;
   }
 
+  /**
+   * A presence attestation (eid-attestation:1) of fields (identity,
+   * address, photo) for the server's nonce, bound to this page's origin;
+   * verify it on the server with verify.AttestationVerifier. Needs feature
+   * "attest". opts.withAuthentication adds the authentication key (PIN).
+   */
+  async attest(nonce, fields, opts = {}) {
+    const params = { nonce, fields: [...fields] };
+    if (opts.reader) params.reader = opts.reader;
+    if (opts.withAuthentication) params.withAuthentication = true;
+    return (await this.request("attest", params, opts)).attestation;
+  }
+
+  /**
+   * Counter mode (an application the administrator paired): the agent
+   * pushes "card-read" ({reader, reading, attestation?,
+   * attestationError?}) for each inserted card, "card-removed" when it
+   * goes, "card-revocation" ({reader, status, detail?}) after. Call again
+   * with a new nonce after each card-read to leave one standing for the
+   * next card's attestation. Resolves to the pairing: {fields,
+   * attestation, revocation}. Needs feature "counter".
+   */
+  counter(opts = {}) {
+    const params = {};
+    if (opts.nonce) params.nonce = opts.nonce;
+    return this.request("counter", params, opts);
+  }
+
   /** Submits an ISI+ reading: {raw} from a scanner or {manual: {...}}. Needs feature "isi". */
   isiSubmit(input, opts) {
     return this.request("isi.submit", input, opts);

@@ -56,9 +56,17 @@ type Config struct {
 	Scanner Scanner `toml:"scanner"`
 	TLS     TLS     `toml:"tls"`
 	Limits  Limits  `toml:"limits"`
+	// Attestation bounds the chip challenges of attest (agent/attest.go).
+	Attestation Attestation `toml:"attestation"`
+	// Counters pair counter applications (policy file only).
+	Counters []Counter `toml:"counter"`
 
 	// Sources lists the files this configuration was read from.
 	Sources []string `toml:"-"`
+
+	// policyAttestation is what the policy file set, a ceiling for the
+	// user's file.
+	policyAttestation Attestation
 }
 
 // Grant pre-approves what an origin (or "app:NAME") may do.
@@ -96,6 +104,35 @@ type TLS struct {
 	Listen []string `toml:"listen"`
 	Cert   string   `toml:"cert"`
 	Key    string   `toml:"key"`
+}
+
+// Counter pairs a counter application (agent/counter.go): on each card
+// insertion the agent reads the card once and pushes Fields to that
+// client's connections. Only the administrator's policy may set it.
+type Counter struct {
+	// Client is a web origin (exact, as in allowed_origins) or
+	// "app:NAME" for a desktop application.
+	Client string `toml:"client"`
+	// Fields released: card, identity, identity.MEMBER, address, photo,
+	// photoSha256, integrity.
+	Fields []string `toml:"fields"`
+	// Attestation: every card-read carries an attestation for the nonce
+	// the application left standing (and waits for one).
+	Attestation bool `toml:"attestation"`
+	// Revocation: the card's authentication certificate is checked (OCSP)
+	// after each card-read and reported by a later event.
+	Revocation bool `toml:"revocation"`
+}
+
+// CounterFields are the fields a counter pairing may name besides
+// identity.MEMBER.
+var CounterFields = []string{"card", "identity", "address", "photo", "photoSha256", "integrity"}
+
+// Attestation is the chip-challenge budget of presence attestations: a
+// card answers 5000 basic-key challenges before it needs the PIN again.
+type Attestation struct {
+	PerInsertion    int `toml:"per_insertion"`
+	PerOriginHourly int `toml:"per_origin_hourly"`
 }
 
 type Limits struct {
@@ -149,6 +186,7 @@ func Defaults() *Config {
 		Journal:         Journal{RetentionDays: 400},
 		Scanner:         Scanner{Baud: 9600},
 		Limits:          Limits{MaxConnections: 64, RequestsPerSecond: 20, MaxMessageBytes: 8 << 10, IdleTimeout: Duration{10 * time.Minute}},
+		Attestation:     Attestation{PerInsertion: 5, PerOriginHourly: 30},
 	}
 }
 
@@ -287,7 +325,11 @@ func isPolicyPath(path string) bool {
 }
 
 // policyKeys are what the administrator's policy may set.
-var policyKeys = []string{"allowed_origins", "grant", "allow_http_loopback_origins"}
+var policyKeys = []string{"allowed_origins", "grant", "allow_http_loopback_origins", "attestation", "counter"}
+
+// policyOnly are the keys only the policy may set: a page, or a user
+// talked into editing a file, must not turn counter mode on.
+var policyOnly = []string{"counter"}
 
 func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 	data, err := os.ReadFile(path)
@@ -306,13 +348,15 @@ func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 		}
 		problems = append(problems, f.validate(path, data)...)
 	}
-	if policy {
-		for _, k := range keysOf(data) {
-			top, _, _ := strings.Cut(k.name, ".")
-			if !slices.Contains(policyKeys, top) {
-				problems = append(problems, Problem{File: path, Line: k.line, Key: k.name,
-					Message: "not a policy key (a policy may set " + strings.Join(policyKeys, ", ") + ")"})
-			}
+	for _, k := range keysOf(data) {
+		top, _, _ := strings.Cut(k.name, ".")
+		switch {
+		case policy && !slices.Contains(policyKeys, top):
+			problems = append(problems, Problem{File: path, Line: k.line, Key: k.name,
+				Message: "not a policy key (a policy may set " + strings.Join(policyKeys, ", ") + ")"})
+		case !policy && slices.Contains(policyOnly, top) && k.name == top:
+			problems = append(problems, Problem{File: path, Line: k.line, Key: k.name,
+				Message: "counter applications are paired in the administrator's policy file only (" + PolicyPath() + ")"})
 		}
 	}
 	if len(problems) > 0 {
@@ -367,7 +411,18 @@ func (c *Config) merge(f *Config, data []byte, policy bool) {
 		// narrowed by the user file, only extended.
 		c.AllowedOrigins = append(c.AllowedOrigins, f.AllowedOrigins...)
 		c.Grants = append(c.Grants, f.Grants...)
+		c.Counters = append(c.Counters, f.Counters...)
 		c.AllowHTTPLoopbackOrigins = c.AllowHTTPLoopbackOrigins || f.AllowHTTPLoopbackOrigins
+		// The administrator's chip budget is a ceiling the user's file
+		// cannot raise (see the user branch below).
+		if present["attestation.per_insertion"] {
+			c.Attestation.PerInsertion = f.Attestation.PerInsertion
+			c.policyAttestation.PerInsertion = f.Attestation.PerInsertion
+		}
+		if present["attestation.per_origin_hourly"] {
+			c.Attestation.PerOriginHourly = f.Attestation.PerOriginHourly
+			c.policyAttestation.PerOriginHourly = f.Attestation.PerOriginHourly
+		}
 		return
 	}
 	set := func(key string, apply func()) {
@@ -406,6 +461,18 @@ func (c *Config) merge(f *Config, data []byte, policy bool) {
 	set("limits.requests_per_second", func() { c.Limits.RequestsPerSecond = f.Limits.RequestsPerSecond })
 	set("limits.max_message_bytes", func() { c.Limits.MaxMessageBytes = f.Limits.MaxMessageBytes })
 	set("limits.idle_timeout", func() { c.Limits.IdleTimeout = f.Limits.IdleTimeout })
+	ceiling := func(v, policy int) int {
+		if policy > 0 && v > policy {
+			return policy
+		}
+		return v
+	}
+	set("attestation.per_insertion", func() {
+		c.Attestation.PerInsertion = ceiling(f.Attestation.PerInsertion, c.policyAttestation.PerInsertion)
+	})
+	set("attestation.per_origin_hourly", func() {
+		c.Attestation.PerOriginHourly = ceiling(f.Attestation.PerOriginHourly, c.policyAttestation.PerOriginHourly)
+	})
 }
 
 // Environment variables, applied after the files.
@@ -566,6 +633,51 @@ func (c *Config) Validate(source string) []Problem {
 	}
 	if c.Limits.MaxConnections < 0 || c.Limits.MaxMessageBytes < 0 || c.Limits.RequestsPerSecond < 0 {
 		bad("limits", "limits must be positive")
+	}
+	seenCounter := map[string]bool{}
+	for _, k := range c.Counters {
+		switch {
+		case k.Client == "":
+			bad("counter", "a counter pairing needs a client (an origin or app:NAME)")
+		case strings.HasPrefix(k.Client, "app:"):
+			if len(k.Client) == len("app:") {
+				bad("counter", "%q: name the desktop application after app:", k.Client)
+			}
+		default:
+			if err := CheckOrigin(k.Client, c.AllowHTTPLoopbackOrigins); err != nil {
+				bad("counter", "%v", err)
+			}
+		}
+		if seenCounter[k.Client] {
+			bad("counter", "%q is paired twice", k.Client)
+		}
+		seenCounter[k.Client] = true
+		if len(k.Fields) == 0 {
+			bad("counter", "%q: fields must name what the application receives", k.Client)
+		}
+		partial := false
+		for _, f := range k.Fields {
+			if m, ok := strings.CutPrefix(f, "identity."); ok {
+				if !slices.Contains(IdentityMembers(), m) {
+					bad("counter", "%q: unknown identity member %q (known: %s)", k.Client, m, strings.Join(IdentityMembers(), ", "))
+				}
+				partial = true
+				continue
+			}
+			if !slices.Contains(CounterFields, f) {
+				bad("counter", "%q: unknown field %q (known: %s, identity.MEMBER)", k.Client, f, strings.Join(CounterFields, ", "))
+			}
+		}
+		if k.Attestation && partial && !slices.Contains(k.Fields, "identity") {
+			bad("counter", "%q: an attestation releases the whole signed identity file, national number included; "+
+				"pair \"identity\" whole or set attestation = false", k.Client)
+		}
+	}
+	if c.Attestation.PerInsertion < 0 || c.Attestation.PerInsertion > 100 {
+		bad("attestation.per_insertion", "must be 1 to 100 (a card answers 5000 challenges before it needs the PIN)")
+	}
+	if c.Attestation.PerOriginHourly < 0 || c.Attestation.PerOriginHourly > 1000 {
+		bad("attestation.per_origin_hourly", "must be 1 to 1000")
 	}
 	return ps
 }

@@ -25,7 +25,9 @@ type Card struct {
 	fs         *fileSystem
 	shortReads bool
 	perByte    time.Duration
+	perAPDU    time.Duration
 	trace      func(cmd, resp []byte)
+	timed      func(cmd, resp []byte, start, end time.Time)
 
 	powered bool
 	count   int
@@ -59,6 +61,28 @@ func WithPIN(pin string) Option { return func(c *Card) { c.pin = pin } }
 // response, for timing realism: the real card moves a byte in about
 // 0.05–0.3 ms depending on the negotiated rate (ref §10, §12 item 13).
 func WithDelay(perByte time.Duration) Option { return func(c *Card) { c.perByte = perByte } }
+
+// WithLink models the link to a real card for benchmarks: every APDU takes
+// perAPDU (the reader's and card's turnaround: command processing, the
+// T=0 procedure bytes, the reader's USB round trip) plus perByte for each
+// byte of command and response (the bit rate TA1 gives; ref §1.3). It
+// replaces WithDelay. LinkTime adds the same costs up for a trace.
+func WithLink(perAPDU, perByte time.Duration) Option {
+	return func(c *Card) { c.perAPDU, c.perByte = perAPDU, perByte }
+}
+
+// LinkTime is what WithLink(perAPDU, perByte) charges for one APDU of cmd
+// and resp: the wire time of that exchange.
+func LinkTime(perAPDU, perByte time.Duration, cmd, resp int) time.Duration {
+	return perAPDU + perByte*time.Duration(cmd+resp)
+}
+
+// WithTimedTrace is WithTrace with when the card took the command and
+// when it answered (after WithLink's time): what happens between two
+// APDUs is then the host's, not the card's.
+func WithTimedTrace(fn func(cmd, resp []byte, start, end time.Time)) Option {
+	return func(c *Card) { c.timed = fn }
+}
 
 // WithTrace calls fn after every APDU with the command and the response. fn
 // runs while the card is locked: it must not call the card.
@@ -150,12 +174,16 @@ func (c *Card) Transmit(cmd []byte) []byte {
 		return nil
 	}
 	c.count++
+	start := time.Now()
 	resp := c.dispatch(cmd)
-	if c.perByte > 0 {
-		time.Sleep(c.perByte * time.Duration(len(cmd)+len(resp)))
+	if c.perByte > 0 || c.perAPDU > 0 {
+		time.Sleep(LinkTime(c.perAPDU, c.perByte, len(cmd), len(resp)))
 	}
 	if c.trace != nil {
 		c.trace(append([]byte(nil), cmd...), append([]byte(nil), resp...))
+	}
+	if c.timed != nil {
+		c.timed(append([]byte(nil), cmd...), append([]byte(nil), resp...), start, time.Now())
 	}
 	return resp
 }

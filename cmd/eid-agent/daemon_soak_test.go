@@ -22,13 +22,16 @@ func TestDaemonSoak(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Four counters' pages: one origin may hold 16 of the 64 websockets
-	// (docs/protocol.md, "Who may connect").
+	// (docs/protocol.md, "Who may connect"). The churn driver sends two
+	// requests per cycle, and a cycle of the simulated card (no link time)
+	// can take under 100 ms: above the default 20 requests per second of
+	// one connection.
 	apps := []string{"https://counter1.example", "https://counter2.example", "https://counter3.example", "https://counter4.example"}
 	args := []string{"--simulate", "--log-level", "warn"}
 	for _, a := range apps {
 		args = append(args, "--allow-origin", a, "--grant", a+"=identity,photo")
 	}
-	d := startDaemon(t, "", args...)
+	d := startDaemon(t, "[limits]\nrequests_per_second = 200\n", args...)
 	app := apps[0]
 	before := d.status()
 	ctx, cancel := context.WithTimeout(context.Background(), dur+time.Minute)

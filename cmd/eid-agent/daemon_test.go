@@ -27,7 +27,7 @@ import (
 // daemon is an `eid-agent run` process with its own configuration, state
 // folder and logs, isolated from the user's.
 type daemon struct {
-	t     *testing.T
+	t     testing.TB
 	cmd   *exec.Cmd
 	url   string // ws://127.0.0.1:PORT/ws
 	home  string
@@ -55,13 +55,13 @@ func isolatedEnv(dir string) []string {
 // startDaemon runs `eid-agent run --listen 127.0.0.1:0 ARGS...` and waits
 // for its listening line. config, when not empty, is written to the
 // configuration file first.
-func startDaemon(t *testing.T, config string, args ...string) *daemon {
+func startDaemon(t testing.TB, config string, args ...string) *daemon {
 	t.Helper()
 	return startDaemonIn(t, t.TempDir(), config, args...)
 }
 
 // startDaemonIn is startDaemon with a given home folder (a restart).
-func startDaemonIn(t *testing.T, home, config string, args ...string) *daemon {
+func startDaemonIn(t testing.TB, home, config string, args ...string) *daemon {
 	t.Helper()
 	d := &daemon{t: t, home: home, state: filepath.Join(home, "state", "eid-agent"), env: isolatedEnv(home), lines: make(chan string, 100)}
 	if config != "" {
@@ -216,7 +216,7 @@ func (d *daemon) audit() []audit.Entry {
 }
 
 // nextEvent waits for an event of typ (skipping others) on c.
-func nextEvent(t *testing.T, c *client.Client, typ string, within time.Duration) client.Event {
+func nextEvent(t testing.TB, c *client.Client, typ string, within time.Duration) client.Event {
 	t.Helper()
 	deadline := time.After(within)
 	for {

@@ -50,7 +50,7 @@ type result struct {
 
 // execAgent runs the built binary with env (nil: the test's own), stdin
 // and a time limit, and returns what it printed and its exit status.
-func execAgent(t *testing.T, env []string, stdin string, limit time.Duration, args ...string) result {
+func execAgent(t testing.TB, env []string, stdin string, limit time.Duration, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()

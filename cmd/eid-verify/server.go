@@ -48,6 +48,9 @@ type config struct {
 	// Health checks it (nil: always healthy).
 	Store  string
 	Health func(ctx context.Context) error
+	// Attestations checks the counter page's attestations; it must
+	// consume from Nonces.
+	Attestations *verify.AttestationVerifier
 	// ClientJS is served as /eid-agent.js; nil serves the built-in client.
 	ClientJS []byte
 	// SessionTTL is a session's idle lifetime (default 30 minutes).
@@ -66,6 +69,7 @@ type server struct {
 	mux      *http.ServeMux
 	clientJS []byte
 	sessions sessionStore
+	counter  *counterState // counter.go
 }
 
 // session is what the service remembers about one browser, kept as JSON
@@ -84,6 +88,12 @@ func newServer(cfg config) (*server, error) {
 	}
 	if cfg.Validator.Nonces != cfg.Nonces {
 		return nil, errors.New("eid-verify: the Validator must consume from Nonces")
+	}
+	if cfg.Attestations == nil {
+		cfg.Attestations = &verify.AttestationVerifier{Trust: cfg.Bundles.Trust, Nonces: cfg.Nonces, Now: cfg.Now}
+	}
+	if cfg.Attestations.Nonces != verify.NonceStore(cfg.Nonces) {
+		return nil, errors.New("eid-verify: the AttestationVerifier must consume from Nonces")
 	}
 	agent, err := url.Parse(cfg.AgentURL)
 	if err != nil || (agent.Scheme != "ws" && agent.Scheme != "wss") || agent.Host == "" {
@@ -140,6 +150,7 @@ func newServer(cfg config) (*server, error) {
 	mux.HandleFunc("POST /api/login", s.post(s.login, verify.MaxTokenSize+1<<10))
 	mux.HandleFunc("POST /api/identity", s.post(s.identity, verify.MaxBundleSize+1<<10))
 	mux.HandleFunc("POST /api/logout", s.post(s.logout, 1<<10))
+	s.counterRoutes(mux)
 	s.mux = mux
 	return s, nil
 }
