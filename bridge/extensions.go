@@ -194,7 +194,10 @@ func handleProofsList(ctx context.Context, c *conn, req *Request) (any, *Error) 
 	}
 	// Every caller's records is a grant of its own, asked first and never
 	// by dialog: a page with all:true and no such grant raises no dialog.
-	op := Operation{Kind: "read", Fields: []string{"identity"}}
+	// A record carries what a reading proof carries (the card's serial
+	// number, chip number, dates and the SSIN): listing needs the same
+	// consent as reading-proof, card and identity both.
+	op := Operation{Kind: "read", Fields: ProofFields}
 	if p.All {
 		op = Operation{Kind: "proofs-all"}
 	}

@@ -162,10 +162,22 @@ func TestReadingProofConsent(t *testing.T) {
 // reaches the backend only when granted.
 func TestProofsListScope(t *testing.T) {
 	const admin = "https://other.example"
+	const identityOnly = "https://third.example"
 	fp := &fakeProofs{}
 	rc := &recordingConsent{MemoryConsent: bridge.NewMemoryConsent(map[string]bridge.Grant{
-		goodOrigin: {Fields: []string{"identity"}}, admin: {AllProofs: true}})}
-	ts := start(t, func(c *bridge.Config) { c.Proofs, c.Consent = fp, rc })
+		goodOrigin: {Fields: []string{"card", "identity"}}, admin: {AllProofs: true},
+		identityOnly: {Fields: []string{"identity"}}})}
+	ts := start(t, func(c *bridge.Config) {
+		c.Proofs, c.Consent = fp, rc
+		c.AllowedOrigins = append(c.AllowedOrigins, identityOnly)
+	})
+	// A record carries the card's data: identity alone does not list
+	// (the red team's leak of the card member through proofs.list).
+	io := dial(t, ts, client.Auth{Origin: identityOnly})
+	wantCode(t, io.Call(ctx5(t), "proofs.list", map[string]any{}, nil), bridge.CodeConsentDenied)
+	if op := rc.last(); !slices.Equal(op.Fields, []string{"card", "identity"}) {
+		t.Errorf("proofs.list asked consent for %+v", op)
+	}
 	c := dial(t, ts, client.Auth{Origin: goodOrigin})
 	if err := c.Call(ctx5(t), "proofs.list", map[string]any{"ssin": "85073003328"}, nil); err != nil {
 		t.Fatal(err)

@@ -103,6 +103,15 @@ func openLocked(path string) (*os.File, error) {
 			return nil, err
 		}
 		held, err1 := f.Stat()
+		if err1 == nil && held.Mode().Perm()&0o077 != 0 {
+			// The journal holds national numbers: a copy or a careless
+			// chmod made it readable to others; make it private again
+			// (the mode on creation protects only new files).
+			if err := f.Chmod(held.Mode().Perm() &^ 0o077); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
 		now, err2 := os.Stat(path)
 		if err1 == nil && err2 == nil && os.SameFile(held, now) {
 			if created {

@@ -562,3 +562,23 @@ func TestConcurrentAppend(t *testing.T) {
 		t.Errorf("%d records, want 100", len(got))
 	}
 }
+
+// TestJournalPrivate: a journal others could read is made private again
+// when it is opened for writing (it holds national numbers).
+func TestJournalPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "proofs.jsonl")
+	j := openT(t, path, Options{})
+	j.Close()
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j = openT(t, path, Options{})
+	defer j.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+}

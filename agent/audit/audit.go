@@ -100,6 +100,12 @@ func Open(path string, opt Options) (*Log, error) {
 
 func loadKey(name string) ([]byte, error) {
 	b, err := os.ReadFile(name)
+	if fi, serr := os.Stat(name); err == nil && serr == nil && fi.Mode().Perm()&0o077 != 0 {
+		// The key proves the journal's chain: others must not read it.
+		if err := os.Chmod(name, fi.Mode().Perm()&^0o077); err != nil {
+			return nil, fmt.Errorf("audit: %w", err)
+		}
+	}
 	if err == nil && len(b) == 64 {
 		k, err := hex.DecodeString(string(b))
 		if err == nil {
@@ -134,6 +140,12 @@ func (l *Log) open() error {
 	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
+	}
+	// A journal others could read (a careless chmod, a copy) is made
+	// private again: the mode on creation protects only new files.
+	if err := keepPrivate(f); err != nil {
+		f.Close()
+		return fmt.Errorf("audit: %s: %w", l.path, err)
 	}
 	size, err := repairTail(f)
 	if err != nil {
@@ -276,4 +288,16 @@ func ReadAll(path string) ([]Entry, error) {
 		out = append(out, e)
 	}
 	return out, nil
+}
+
+// keepPrivate takes away group and other permissions from f.
+func keepPrivate(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if m := fi.Mode().Perm(); m&0o077 != 0 {
+		return f.Chmod(m &^ 0o077)
+	}
+	return nil
 }

@@ -191,3 +191,35 @@ func TestKilledWriter(t *testing.T) {
 		}
 	}
 }
+
+// TestPrivateFiles: a journal and key that others could read (a careless
+// chmod) are made private again when the log opens.
+func TestPrivateFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.jsonl")
+	l, err := Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	keys, _ := filepath.Glob(filepath.Join(dir, "*"))
+	for _, p := range keys {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err = Open(path, Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for _, p := range keys {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+}
