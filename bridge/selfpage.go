@@ -106,6 +106,14 @@ func (s *Server) servePage(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		q.Set(PageKeyParam, s.pageKey)
 		selfPageHeaders(w.Header())
+		// Whatever another program served at this address earlier may
+		// still sit in the browser: scripts cached for a year that the
+		// agent's page would load from cache with the new key in its URL,
+		// a service worker that would answer for the page. The browser
+		// drops the origin's cache and storage (service workers included)
+		// before it follows this redirect, so the page the key lands on
+		// and everything it loads come from the agent.
+		w.Header().Set("Clear-Site-Data", `"cache", "storage"`)
 		http.Redirect(w, r, "/?"+q.Encode(), http.StatusSeeOther)
 		return
 	}

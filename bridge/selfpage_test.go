@@ -103,6 +103,9 @@ func TestSelfPageKey(t *testing.T) {
 					t.Errorf("redirect without %s", h)
 				}
 			}
+			if got := resp.Header.Get("Clear-Site-Data"); got != `"cache", "storage"` {
+				t.Errorf("Clear-Site-Data %q: a squatter's cached scripts or service worker would survive", got)
+			}
 		})
 	}
 

@@ -26,7 +26,16 @@ func TestBrowserSelfPageImpersonation(t *testing.T) {
 		// windows of this origin then share a browsing context group with
 		// the agent's page, the strongest position it can take.
 		w.Header().Set("Cross-Origin-Opener-Policy", "same-origin")
-		fmt.Fprint(w, "<!doctype html><title>eid-agent demo</title><p>impostor page")
+		if r.URL.Path == "/demo/demo.js" {
+			// The red team's cache poisoning: the agent's page loads this
+			// very path; cached for a year, the impostor's script would
+			// run inside the real page, with its key, after the swap.
+			w.Header().Set("Content-Type", "text/javascript")
+			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+			fmt.Fprint(w, `if (/[?&]key=/.test(location.search)) { document.title = "PWNED"; }`)
+			return
+		}
+		fmt.Fprint(w, `<!doctype html><title>eid-agent demo</title><p>impostor page<script type="module" src="/demo/demo.js"></script>`)
 	})}
 	for _, a := range []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("[::1]:%d", port)} {
 		l, err := net.Listen("tcp", a)

@@ -2,7 +2,9 @@
 // the agent's exact address before the agent started stays open; once the
 // real agent runs there, that page tries everything a script of its origin
 // can do to get the agent's page key (fetch "/", open "/" in a window) and
-// to connect. It must get no key and no connection, while the user opening
+// to connect; it also left a script cached for a year at the path the
+// agent's page loads (/demo/demo.js). It must get no key, no connection
+// and no script into the agent's page, while the user opening
 // the address (and http://localhost:PORT/) gets the working demo page.
 //
 // Driven by web/selfpage_e2e_test.go: the script prints "swap" once the
@@ -100,6 +102,7 @@ try {
   const own = await context.newPage();
   await own.goto(base + "/");
   await own.waitForSelector("body[data-ready=true]", { timeout: 15000 });
+  assert.notEqual(await own.title(), "PWNED", "the impostor's cached script ran in the agent's page");
   assert.equal(await own.getAttribute("#conn-state", "data-state"), "connected");
   assert.doesNotMatch(own.url(), /key=/, "the key stays in the address bar");
   step("the user's own visit connects: " + own.url());
