@@ -158,7 +158,7 @@ func bundleOf(f *card.Files) *eidfile.Bundle {
 // without spending one.
 func (b *Backend) Attest(ctx context.Context, req bridge.AttestRequest) (*eidfile.Attestation, error) {
 	var att *eidfile.Attestation
-	info := opInfo{caller: req.Caller, op: "attest", fields: req.Fields, reader: req.Reader}
+	info := opInfo{caller: req.Caller, op: "attest", fields: req.Fields, want: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
 		var err error
 		att, err = b.attestCard(ctx, c, req)

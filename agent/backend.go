@@ -176,6 +176,10 @@ type opInfo struct {
 	caller bridge.Caller
 	op     string
 	fields []string
+	// want is the reader the caller asked for: caller-chosen text, never
+	// logged or audited (a page could plant a name or a number there);
+	// reader is the reader the operation used, once it is known.
+	want   string
 	reader string
 	serial string // chip serial number, hex
 }
@@ -185,7 +189,7 @@ type opInfo struct {
 func (b *Backend) withCard(ctx context.Context, info opInfo, f func(c *card.Card) error) (err error) {
 	defer func() { b.audit(info, err) }()
 	hw := b.hw()
-	name, err := hw.Choose(info.reader)
+	name, err := hw.Choose(info.want)
 	if err != nil {
 		return err
 	}
@@ -267,7 +271,7 @@ func (b *Backend) trust() *card.TrustStore {
 // Read reads the card and returns only the members asked for.
 func (b *Backend) Read(ctx context.Context, req bridge.ReadRequest) (map[string]json.RawMessage, error) {
 	var out map[string]json.RawMessage
-	info := opInfo{caller: req.Caller, op: "read", fields: req.Fields, reader: req.Reader}
+	info := opInfo{caller: req.Caller, op: "read", fields: req.Fields, want: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
 		members, r, err := b.readMembers(ctx, c, req.Fields)
 		if err != nil {
@@ -363,7 +367,7 @@ func (b *Backend) readCard(c *card.Card, parts card.Parts) (*card.Reading, *card
 // to the origin the bridge saw.
 func (b *Backend) Authenticate(ctx context.Context, req bridge.AuthenticateRequest) (*webeid.Token, error) {
 	var tok *webeid.Token
-	info := opInfo{caller: req.Caller, op: "authenticate", reader: req.Reader}
+	info := opInfo{caller: req.Caller, op: "authenticate", want: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
 		key, err := c.Key(card.KeyAuthentication, b.Prompt)
 		if err != nil {
@@ -395,7 +399,7 @@ func (s ctxSigner) Sign(_ io.Reader, d []byte, o crypto.SignerOpts) ([]byte, err
 // the card can sign with it.
 func (b *Backend) SigningCertificate(ctx context.Context, req bridge.SigningCertificateRequest) (*bridge.SigningCertificateResult, error) {
 	var res *bridge.SigningCertificateResult
-	info := opInfo{caller: req.Caller, op: "signing-certificate", reader: req.Reader}
+	info := opInfo{caller: req.Caller, op: "signing-certificate", want: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
 		key, err := c.Key(card.KeySigning, nil)
 		if err != nil {
@@ -433,7 +437,7 @@ func (b *Backend) Sign(ctx context.Context, req bridge.SignRequest) (*bridge.Sig
 		return nil, bridge.NewError(bridge.CodeBadRequest, "hash function "+req.HashFunction)
 	}
 	var res *bridge.SignResult
-	info := opInfo{caller: req.Caller, op: "sign", reader: req.Reader}
+	info := opInfo{caller: req.Caller, op: "sign", want: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
 		key, err := c.Key(card.KeySigning, b.Prompt)
 		if err != nil {
@@ -499,7 +503,7 @@ func (b *Backend) ReadingProof(ctx context.Context, req bridge.ReadingProofReque
 	var res *bridge.ReadingProofResult
 	// The audit names everything the answer gives out: the fields asked
 	// for and those whose data the proof itself carries.
-	info := opInfo{caller: req.Caller, op: "reading-proof", fields: bridge.ReadingProofFields(req.Fields), reader: req.Reader}
+	info := opInfo{caller: req.Caller, op: "reading-proof", fields: bridge.ReadingProofFields(req.Fields), want: req.Reader}
 	err := b.withCard(ctx, info, func(c *card.Card) error {
 		members, r, err := b.readMembers(ctx, c, fields)
 		if err != nil {

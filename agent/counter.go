@@ -556,7 +556,7 @@ func (s *counterSession) deliver(reader string, h *heldCard, a attestOutcome) {
 	if a.att != nil {
 		fields = append(fields, "attestation")
 	}
-	info := opInfo{caller: s.caller, op: "counter-read", fields: fields, reader: reader}
+	info := opInfo{caller: s.caller, op: "counter-read", fields: fields, want: reader}
 	if d, err := card.ParseCardData(h.files.CardData); err == nil {
 		info.serial = fmt.Sprintf("%X", d.Serial)
 	}

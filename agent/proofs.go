@@ -196,9 +196,24 @@ func (p *Proofs) auditList(req bridge.ProofsListRequest, count int, err error) {
 		scope = "all"
 	}
 	var filters []string
+	// A filter's value reaches the journal only when it is what the
+	// filter takes (a time, a support type): a caller must not plant
+	// other text there (a name, a national number).
+	valid := func(name, v string) bool {
+		if name == "support" {
+			_, err := proof.ParseSupportType(v)
+			return err == nil
+		}
+		_, err := time.Parse(time.RFC3339, v)
+		return err == nil
+	}
 	for _, f := range []struct{ name, value string }{{"since", req.Since}, {"until", req.Until}, {"support", req.Support}} {
-		if f.value != "" {
+		switch {
+		case f.value == "":
+		case valid(f.name, f.value):
 			filters = append(filters, f.name+"="+auditValue(f.value))
+		default:
+			filters = append(filters, f.name+"=(invalid)")
 		}
 	}
 	if req.SSIN != "" {

@@ -116,8 +116,11 @@ func TestListProofsAudited(t *testing.T) {
 	if !errors.As(err, &be) || be.Code != bridge.CodeBadRequest {
 		t.Fatalf("bad until: %v", err)
 	}
+	// The red team's planted text: a national number and a name as
+	// filter values reach the journal as "(invalid)" only.
+	p.ListProofs(context.Background(), bridge.ProofsListRequest{Caller: a, Since: "90122468782", Support: "Specimen Lucas"})
 	entries, err := audit.ReadAll(auditPath)
-	if err != nil || len(entries) != 3 {
+	if err != nil || len(entries) != 4 {
 		t.Fatalf("audit: %v %+v", err, entries)
 	}
 	count := func(e audit.Entry) int {
@@ -134,11 +137,14 @@ func TestListProofsAudited(t *testing.T) {
 	if e := entries[1]; e.Caller != "app:billing" || e.Scope != "all" || count(e) != 7 || e.Filters != nil {
 		t.Errorf("list of all audited as %+v", e)
 	}
-	if e := entries[2]; e.Outcome != string(bridge.CodeBadRequest) || count(e) != 0 || len(e.Filters) != 1 || strings.ContainsAny(e.Filters[0], "\x1b") {
+	if e := entries[2]; e.Outcome != string(bridge.CodeBadRequest) || count(e) != 0 || !slices.Equal(e.Filters, []string{"until=(invalid)"}) {
 		t.Errorf("refused list audited as %+v", e)
 	}
+	if e := entries[3]; !slices.Equal(e.Filters, []string{"since=(invalid)", "support=(invalid)"}) {
+		t.Errorf("planted filter values audited as %+v", e.Filters)
+	}
 	b, _ := os.ReadFile(auditPath)
-	if strings.Contains(string(b), "17073003384") || strings.Contains(string(b), "85073003328") || strings.Contains(string(b), "12060105317") {
+	if strings.Contains(string(b), "90122468782") || strings.Contains(string(b), "Specimen") || strings.Contains(string(b), "17073003384") || strings.Contains(string(b), "85073003328") || strings.Contains(string(b), "12060105317") {
 		t.Errorf("an SSIN in the audit journal:\n%s", b)
 	}
 }

@@ -318,6 +318,10 @@ func TestSecurityCallers(t *testing.T) {
 		{fmt.Sprintf(`{"id":5,"type":"read","params":{"fields":["card"],"reader":%q}}`, longReader), bridge.CodeBadRequest},
 		{`{"id":6,"type":"read","params":{"fields":["card"],"reader":"x\u001b[2Jy"}}`, bridge.CodeBadRequest},
 		{`{"id":7,"type":"read","params":{"fields":["card"]}}`, ""},
+		// A well-formed name that is no reader: refused, and the text the
+		// caller chose (here a national number and a name, the red team's
+		// plant) is neither logged nor audited.
+		{`{"id":8,"type":"read","params":{"fields":["card"],"reader":"90122468782 Planted"}}`, bridge.CodeReaderNotFound},
 	} {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(tc.msg)); err != nil {
 			t.Fatal(err)
@@ -336,7 +340,8 @@ func TestSecurityCallers(t *testing.T) {
 		}
 	}
 	raw, _ := os.ReadFile(filepath.Join(d.state, "audit.jsonl"))
-	if strings.Contains(d.Logs(), "RRRRRRRRRRRRRRRR") || strings.Contains(string(raw), "RRRRRRRRRRRRRRRR") || strings.Contains(d.Logs(), "forged log line") {
+	if strings.Contains(d.Logs(), "RRRRRRRRRRRRRRRR") || strings.Contains(string(raw), "RRRRRRRRRRRRRRRR") || strings.Contains(d.Logs(), "forged log line") ||
+		strings.Contains(d.Logs(), "Planted") || strings.Contains(string(raw), "Planted") {
 		t.Error("the caller's reader string reached the logs or the audit journal")
 	}
 }
