@@ -279,6 +279,9 @@ attestation = true
 		if strings.Contains(string(auditFile), v) {
 			t.Errorf("the audit journal holds %q", v)
 		}
+		if strings.Contains(d.Logs(), v) {
+			t.Errorf("the agent's log holds %q", v)
+		}
 	}
 }
 
@@ -289,4 +292,34 @@ func mustEventJSON(t *testing.T, e client.Event) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestConfigCounterKeys: `config example` documents the counter pairing
+// and the chip budget; `config check` accepts [[counter]] in the policy
+// file and refuses it, saying where it belongs, in the user's.
+func TestConfigCounterKeys(t *testing.T) {
+	home := t.TempDir()
+	env := isolatedEnv(home)
+	ex := execAgent(t, env, "", 30*time.Second, "config", "example")
+	for _, want := range []string{"# [[counter]]", "# attestation = false", "[attestation]", "# per_insertion = 5", "# per_origin_hourly = 30"} {
+		if !strings.Contains(ex.stdout, want) {
+			t.Errorf("config example lacks %q", want)
+		}
+	}
+	body := "[attestation]\nper_insertion = 3\n\n[[counter]]\nclient = \"https://desk.example\"\nfields = [\"identity.surname\", \"photo\"]\n"
+	policy := filepath.Join(home, "no-policy.toml") // the policy path isolatedEnv names
+	if err := os.WriteFile(policy, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := execAgent(t, env, "", 30*time.Second, "config", "check", policy); r.code != 0 {
+		t.Errorf("config check of the policy: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	user := filepath.Join(home, "user.toml")
+	if err := os.WriteFile(user, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := execAgent(t, env, "", 30*time.Second, "config", "check", user)
+	if r.code != 1 || !strings.Contains(r.stderr, ":4: counter: counter applications are paired in the administrator's policy file only") {
+		t.Errorf("config check of a user file with [[counter]]: %d %s", r.code, r.stderr)
+	}
 }
