@@ -262,12 +262,32 @@ attestation = true
 		t.Errorf("audited pushes %q, want %q", pushes, wantPushes)
 	}
 	counterRecs := 0
+	var callers []string
 	for _, r := range recs {
 		if r.SSIN == want.NationalNumber || r.SSIN == want17.NationalNumber {
 			counterRecs++
 			if r.InputType != proof.InputChip {
 				t.Errorf("proof input type %q", r.InputType)
 			}
+			callers = append(callers, r.Caller+" "+strings.Join(r.Fields, ","))
+		}
+	}
+	// Each push's proof names its caller and what it received: the desk
+	// never had the national number, the attesting application had it
+	// with the attestation's identity file.
+	slices.Sort(callers)
+	wantCallers := []string{
+		attesting + " bundle,identity,photo", attesting + " bundle,identity,photo",
+		desk + " address,identity.firstNames,identity.surname,photo", desk + " address,identity.firstNames,identity.surname,photo",
+		desk + " address,identity.firstNames,identity.surname,photo", other + " card",
+	}
+	slices.Sort(wantCallers)
+	if !slices.Equal(callers, wantCallers) {
+		t.Errorf("proofs' callers and fields %q, want %q", callers, wantCallers)
+	}
+	for _, r := range recs {
+		if r.Caller == desk && r.SSINGivenTo(desk) {
+			t.Error("a desk proof lists the SSIN as given to the desk, which never received it")
 		}
 	}
 	// 5 pushes plus the other application's read of the 1.8 card.
