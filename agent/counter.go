@@ -14,7 +14,6 @@ import (
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/proof"
 )
 
 // Counter mode: an application the administrator paired in the policy (a
@@ -562,8 +561,14 @@ func (s *counterSession) deliver(reader string, h *heldCard, a attestOutcome) {
 	}
 	c.b.audit(info, nil)
 	if c.b.Proofs != nil {
-		rec := proof.FromReading(h.reading, proof.InputChip, c.b.now())
-		if _, err := c.b.Proofs.Append(withCaller(rec, s.caller, s.app.Fields)); err != nil {
+		// The proof names the caller and what it received: an attestation
+		// carries the whole identity file (its bundle), so the SSIN with it
+		// (proof.SSINFields), while "identity.surname" alone does not.
+		released := slices.Clone(s.app.Fields)
+		if a.att != nil {
+			released = append(released, "bundle")
+		}
+		if _, err := c.b.Proofs.Append(c.b.proofOf(h.reading, s.caller, released)); err != nil {
 			c.log().Error("reading-proof journal", "err", err)
 		}
 	}

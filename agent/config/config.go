@@ -324,6 +324,12 @@ func isPolicyPath(path string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(a, b)
 }
 
+// IsPolicyFile reports whether path is the administrator's policy file
+// (PolicyPath), which `config check` checks with the policy's rules only.
+func IsPolicyFile(path string) bool {
+	return isPolicyPath(path)
+}
+
 // policyKeys are what the administrator's policy may set.
 var policyKeys = []string{"allowed_origins", "grant", "allow_http_loopback_origins", "attestation", "counter"}
 

@@ -51,7 +51,7 @@ func runConfig(args []string, stdout, stderr io.Writer) int {
 		}
 		// The policy file is checked too when it is there: it applies to
 		// every run.
-		if _, err := os.Stat(config.PolicyPath()); err == nil {
+		if _, err := os.Stat(config.PolicyPath()); err == nil && !config.IsPolicyFile(path) {
 			if _, err := config.Load(path); err != nil {
 				fmt.Fprintln(stderr, err)
 				return exitFailure

@@ -262,12 +262,32 @@ attestation = true
 		t.Errorf("audited pushes %q, want %q", pushes, wantPushes)
 	}
 	counterRecs := 0
+	var callers []string
 	for _, r := range recs {
 		if r.SSIN == want.NationalNumber || r.SSIN == want17.NationalNumber {
 			counterRecs++
 			if r.InputType != proof.InputChip {
 				t.Errorf("proof input type %q", r.InputType)
 			}
+			callers = append(callers, r.Caller+" "+strings.Join(r.Fields, ","))
+		}
+	}
+	// Each push's proof names its caller and what it received: the desk
+	// never had the national number, the attesting application had it
+	// with the attestation's identity file.
+	slices.Sort(callers)
+	wantCallers := []string{
+		attesting + " bundle,identity,photo", attesting + " bundle,identity,photo",
+		desk + " address,identity.firstNames,identity.surname,photo", desk + " address,identity.firstNames,identity.surname,photo",
+		desk + " address,identity.firstNames,identity.surname,photo", other + " card",
+	}
+	slices.Sort(wantCallers)
+	if !slices.Equal(callers, wantCallers) {
+		t.Errorf("proofs' callers and fields %q, want %q", callers, wantCallers)
+	}
+	for _, r := range recs {
+		if r.Caller == desk && r.SSINGivenTo(desk) {
+			t.Error("a desk proof lists the SSIN as given to the desk, which never received it")
 		}
 	}
 	// 5 pushes plus the other application's read of the 1.8 card.
@@ -279,6 +299,9 @@ attestation = true
 		if strings.Contains(string(auditFile), v) {
 			t.Errorf("the audit journal holds %q", v)
 		}
+		if strings.Contains(d.Logs(), v) {
+			t.Errorf("the agent's log holds %q", v)
+		}
 	}
 }
 
@@ -289,4 +312,34 @@ func mustEventJSON(t *testing.T, e client.Event) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestConfigCounterKeys: `config example` documents the counter pairing
+// and the chip budget; `config check` accepts [[counter]] in the policy
+// file and refuses it, saying where it belongs, in the user's.
+func TestConfigCounterKeys(t *testing.T) {
+	home := t.TempDir()
+	env := isolatedEnv(home)
+	ex := execAgent(t, env, "", 30*time.Second, "config", "example")
+	for _, want := range []string{"# [[counter]]", "# attestation = false", "[attestation]", "# per_insertion = 5", "# per_origin_hourly = 30"} {
+		if !strings.Contains(ex.stdout, want) {
+			t.Errorf("config example lacks %q", want)
+		}
+	}
+	body := "[attestation]\nper_insertion = 3\n\n[[counter]]\nclient = \"https://desk.example\"\nfields = [\"identity.surname\", \"photo\"]\n"
+	policy := filepath.Join(home, "no-policy.toml") // the policy path isolatedEnv names
+	if err := os.WriteFile(policy, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := execAgent(t, env, "", 30*time.Second, "config", "check", policy); r.code != 0 {
+		t.Errorf("config check of the policy: %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	user := filepath.Join(home, "user.toml")
+	if err := os.WriteFile(user, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := execAgent(t, env, "", 30*time.Second, "config", "check", user)
+	if r.code != 1 || !strings.Contains(r.stderr, ":4: counter: counter applications are paired in the administrator's policy file only") {
+		t.Errorf("config check of a user file with [[counter]]: %d %s", r.code, r.stderr)
+	}
 }

@@ -210,6 +210,19 @@ test("sign encodes bytes as base64 and the ISI+ and simulator helpers use the le
   agent.close();
 });
 
+test("attest and counter send the protocol's params", async () => {
+  const { agent, ws } = await connected();
+  agent.attest("n".repeat(44), ["identity", "photo"], { reader: "R", withAuthentication: true }).catch(() => {});
+  assert.deepEqual(ws.last("attest").params, { nonce: "n".repeat(44), fields: ["identity", "photo"], reader: "R", withAuthentication: true });
+  agent.attest("n".repeat(44), ["identity"]).catch(() => {});
+  assert.deepEqual(ws.last("attest").params, { nonce: "n".repeat(44), fields: ["identity"] });
+  agent.counter({ nonce: "m".repeat(44) }).catch(() => {});
+  assert.deepEqual(ws.last("counter").params, { nonce: "m".repeat(44) });
+  agent.counter().catch(() => {});
+  assert.deepEqual(ws.last("counter").params, {});
+  agent.close();
+});
+
 test("toBase64 accepts text, bytes, buffers and views", () => {
   assert.equal(toBase64("QUJD"), "QUJD");
   assert.equal(toBase64(new TextEncoder().encode("ABC")), "QUJD");

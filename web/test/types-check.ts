@@ -4,6 +4,7 @@
 import {
   connect, captureScan, EidAgentError, EidAgentClient, DEFAULT_URL, PROTOCOL, CLIENT_ERRORS,
   type Reading, type WebEidToken, type CardEvent, type Reader, type Hello, type IsiResult,
+  type Attestation, type CounterPairing, type CardRead, type CardRevocation,
 } from "../eid-agent.js";
 
 async function demo(): Promise<void> {
@@ -27,6 +28,14 @@ async function demo(): Promise<void> {
   const sig = await agent.sign(cert.certificate, new Uint8Array(48), "SHA-384");
   const alg: "ECC" | "RSA" = sig.signatureAlgorithm.cryptoAlgorithm;
   const proof = await agent.readingProof("n".repeat(44), ["identity"]);
+  const att: Attestation = await agent.attest("n".repeat(44), ["identity", "photo"], { withAuthentication: true });
+  const present: string | undefined = att.chipSignature;
+  // @ts-expect-error an attestation releases identity, address and photo only
+  await agent.attest("n".repeat(44), ["certificates"]);
+  const pairing: CounterPairing = await agent.counter({ nonce: "n".repeat(44) });
+  agent.on("card-read", (r: CardRead) => { const who: string | undefined = r.reading.identity?.surname; void who; void r.attestation?.nonce; });
+  agent.on("card-revocation", (r: CardRevocation) => { const s: "good" | "revoked" | "unknown" | "unavailable" | "none" = r.status; void s; });
+  void [att, present, pairing];
   const isi: IsiResult = await agent.isiSubmit({ raw: "12345678901" });
   await agent.isiSubmit({ manual: { ssin: "85073003328", reason: "1" } });
   await agent.proofsList({ ssin: "85073003328" });
