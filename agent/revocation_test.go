@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"golang.org/x/crypto/ocsp"
 )
 
@@ -30,7 +32,7 @@ func newOCSPPKI(t *testing.T, url string) *ocspPKI {
 	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	now := time.Now()
+	now := clock.Now()
 	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Citizen CA"},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
 		KeyUsage: x509.KeyUsageCertSign}
@@ -82,7 +84,7 @@ func TestOCSPChecker(t *testing.T) {
 		}
 	}
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	now := time.Now()
+	now := clock.Now()
 	for _, tc := range []struct {
 		name, status, detail string
 		answer               func(http.ResponseWriter, *ocsp.Request)
