@@ -301,7 +301,17 @@ func TestSecurityCallers(t *testing.T) {
 	}
 	held = nil
 
-	ws, _, err := websocket.DefaultDialer.Dial(d.url, http.Header{"Origin": {origins[0]}})
+	// The agent frees a slot when it has seen the close, which on a busy
+	// machine may come after this dial: wait for a slot, not for a time.
+	var ws *websocket.Conn
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		var resp *http.Response
+		ws, resp, err = websocket.DefaultDialer.Dial(d.url, http.Header{"Origin": {origins[0]}})
+		if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
