@@ -15,6 +15,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/clock"
+
 	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
@@ -96,7 +98,7 @@ type AttestationVerifier struct {
 	// Nonces is where the nonces were issued; each is consumed by the
 	// first attestation presented with it, whatever the outcome.
 	Nonces NonceStore
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means the current time.
 	Now func() time.Time
 	// RequirePresent refuses attestations no chip key signed (cards before
 	// applet 1.8 without authentication) with ErrNotPresent.
@@ -331,7 +333,7 @@ func (v *AttestationVerifier) checkAuthentication(au *eidfile.AttestationAuthent
 	default:
 		return nil, fmt.Errorf("%w: key type %T", ErrAlgorithm, cert.PublicKey)
 	}
-	now := time.Now()
+	now := clock.Now()
 	if v.Now != nil {
 		now = v.Now()
 	}
