@@ -89,7 +89,7 @@ type Config struct {
 	// a DNS-rebinding page cannot read them; nil answers 404.
 	Pages http.Handler
 	// TLS, when set, makes every listener serve TLS (wss://), e.g. with
-	// the loopback certificate of bridge/loopbackca (Safari refuses ws://
+	// the loopback certificate of internal/loopbackca (Safari refuses ws://
 	// from https:// pages). HTTP/2 is never offered: the websocket upgrade
 	// needs HTTP/1.1 (RFC 6455 §4.1).
 	TLS *tls.Config

@@ -15,7 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/eid-agent/eid-agent/bridge"
-	"github.com/eid-agent/eid-agent/bridge/loopbackca"
+	"github.com/eid-agent/eid-agent/internal/loopbackca"
 )
 
 // TestTLS: with Config.TLS the bridge serves wss:// only. A client trusting

@@ -1,7 +1,7 @@
 package card
 
 // The applet's class and instruction bytes (ref §2.1), named after ISO
-// 7816-4. The card emulator (card/virtual) keeps its own table on purpose:
+// 7816-4. The card emulator (internal/virtual) keeps its own table on purpose:
 // it is the independent other side these bytes are tested against.
 const (
 	claISO    = 0x00 // interindustry commands, basic logical channel (ref §1.3)

@@ -3,6 +3,8 @@ package card
 import (
 	"errors"
 	"fmt"
+
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // BasicChallengeSize is the challenge INTERNAL AUTHENTICATE takes with the
@@ -49,7 +51,7 @@ func (c *Card) InternalAuthenticate(challenge []byte) ([]byte, error) {
 // (package agent's attestation). It returns nil to send none (a card
 // without a basic key, a budget spent, files that fail a check): nothing
 // is then spent on the card. An error ends the read with that error.
-type Challenger func(f *Files) ([]byte, error)
+type Challenger func(f *eidfile.Files) ([]byte, error)
 
 // ReadFilesAndChallenge reads parts as ReadFilesCached does (cache may be
 // nil) and, in the same transaction, sends the basic key the challenge
@@ -58,7 +60,7 @@ type Challenger func(f *Files) ([]byte, error)
 // Files.Challenge and Files.ChallengeSignature; both are nil when the
 // challenger sent none. PartChipAuthentication in parts is ignored: the
 // challenger's challenge replaces the random one.
-func (c *Card) ReadFilesAndChallenge(parts Parts, cache FileCache, challenger Challenger) (*Files, error) {
+func (c *Card) ReadFilesAndChallenge(parts Parts, cache FileCache, challenger Challenger) (*eidfile.Files, error) {
 	if parts == 0 {
 		parts = PartAll
 	}
@@ -66,7 +68,7 @@ func (c *Card) ReadFilesAndChallenge(parts Parts, cache FileCache, challenger Ch
 	if parts == 0 {
 		parts = PartIdentity
 	}
-	return c.ReadFilesThen(parts, cache, func(f *Files) error {
+	return c.ReadFilesThen(parts, cache, func(f *eidfile.Files) error {
 		ch, err := challenger(f)
 		if err != nil || ch == nil {
 			return err
@@ -87,6 +89,6 @@ func (c *Card) ReadFilesAndChallenge(parts Parts, cache FileCache, challenger Ch
 // then runs then inside the same transaction, so that the commands then
 // sends (InternalAuthenticate) reach the card the files came from, with
 // no other program in between. An error from then is the read's error.
-func (c *Card) ReadFilesThen(parts Parts, cache FileCache, then func(f *Files) error) (*Files, error) {
+func (c *Card) ReadFilesThen(parts Parts, cache FileCache, then func(f *eidfile.Files) error) (*eidfile.Files, error) {
 	return c.readFiles(parts, cache, then)
 }

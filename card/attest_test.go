@@ -23,9 +23,9 @@ func TestReadFilesAndChallenge(t *testing.T) {
 		t.Run(tc.preset, func(t *testing.T) {
 			p := preset(t, tc.preset)
 			c, _, log := newSigner(t, p)
-			var seen *card.Files
+			var seen *eidfile.Files
 			want := sha512.Sum384([]byte("bound to " + tc.preset))
-			f, err := c.ReadFilesAndChallenge(card.PartIdentity|card.PartPhoto|card.PartChipAuthentication, nil, func(f *card.Files) ([]byte, error) {
+			f, err := c.ReadFilesAndChallenge(card.PartIdentity|card.PartPhoto|card.PartChipAuthentication, nil, func(f *eidfile.Files) ([]byte, error) {
 				seen = f
 				if f.Identity == nil || f.Photo == nil {
 					t.Error("challenger called before the files were read")
@@ -71,11 +71,11 @@ func TestReadFilesAndChallenge(t *testing.T) {
 	t.Run("nothing spent", func(t *testing.T) {
 		p := preset(t, "citizen-1.8")
 		c, _, log := newSigner(t, p)
-		if f, err := c.ReadFilesAndChallenge(card.PartIdentity, nil, func(*card.Files) ([]byte, error) { return nil, nil }); err != nil || f.Challenge != nil {
+		if f, err := c.ReadFilesAndChallenge(card.PartIdentity, nil, func(*eidfile.Files) ([]byte, error) { return nil, nil }); err != nil || f.Challenge != nil {
 			t.Fatalf("nil challenge: %v, %x", err, f.Challenge)
 		}
 		boom := errors.New("budget spent")
-		if _, err := c.ReadFilesAndChallenge(card.PartIdentity, nil, func(*card.Files) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
+		if _, err := c.ReadFilesAndChallenge(card.PartIdentity, nil, func(*eidfile.Files) ([]byte, error) { return nil, boom }); !errors.Is(err, boom) {
 			t.Fatalf("challenger error: %v", err)
 		}
 		if n := log.ins(0x88); n != 0 {
@@ -89,7 +89,7 @@ func TestReadFilesAndChallenge(t *testing.T) {
 		// Pulled while the files are read: the challenger is never asked.
 		tr.removeAfter = 4
 		called := false
-		if _, err := c.ReadFilesAndChallenge(card.PartIdentity, nil, func(*card.Files) ([]byte, error) { called = true; return make([]byte, 48), nil }); !errors.Is(err, card.ErrCardRemoved) || called {
+		if _, err := c.ReadFilesAndChallenge(card.PartIdentity, nil, func(*eidfile.Files) ([]byte, error) { called = true; return make([]byte, 48), nil }); !errors.Is(err, card.ErrCardRemoved) || called {
 			t.Fatalf("err %v, challenger called %v", err, called)
 		}
 		if n := log.ins(0x88); n != 0 {
@@ -99,7 +99,7 @@ func TestReadFilesAndChallenge(t *testing.T) {
 
 	t.Run("bad challenge", func(t *testing.T) {
 		c, _, log := newSigner(t, preset(t, "citizen-1.8"))
-		if _, err := c.ReadFilesAndChallenge(card.PartIdentity, nil, func(*card.Files) ([]byte, error) { return make([]byte, 32), nil }); err == nil {
+		if _, err := c.ReadFilesAndChallenge(card.PartIdentity, nil, func(*eidfile.Files) ([]byte, error) { return make([]byte, 32), nil }); err == nil {
 			t.Fatal("32-byte challenge accepted")
 		}
 		if n := log.ins(0x88); n != 0 {

@@ -5,9 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 // BenchmarkReadPCSC reads a whole card of each generation through pcscd and
@@ -58,7 +59,7 @@ func BenchmarkReadPCSC(b *testing.B) {
 		}
 		for _, strategy := range []string{"agent", "baseline", "cached"} {
 			b.Run(name+"/"+strategy, func(b *testing.B) {
-				var files *Files
+				var files *eidfile.Files
 				start := c.Stats()
 				for b.Loop() {
 					switch strategy {
@@ -108,11 +109,11 @@ func benchWait(b *testing.B, ctx *Context, reader, applet string) {
 
 // readBaseline reads the same files as ReadFiles without sizing the
 // certificates: to the end of their zero padding, 252 bytes at a time.
-func readBaseline(c *Card) (*Files, error) {
+func readBaseline(c *Card) (*eidfile.Files, error) {
 	old := c.ReadBlock
 	c.ReadBlock = 252
 	defer func() { c.ReadBlock = old }()
-	f := &Files{}
+	f := &eidfile.Files{}
 	err := c.withTransaction(func() error {
 		var err error
 		if f.CardData, err = c.GetCardData(); err != nil {
@@ -142,7 +143,7 @@ func readBaseline(c *Card) (*Files, error) {
 }
 
 // minAPDUs is the fewest commands that can fetch the useful bytes of f.
-func minAPDUs(f *Files) int {
+func minAPDUs(f *eidfile.Files) int {
 	n := 1 // GET CARD DATA
 	for _, b := range [][]byte{f.Identity, f.IdentitySignature, f.Address, f.AddressSignature, f.Photo, f.BasicKey,
 		f.AuthCert, f.SignCert, f.CACert, f.RootCert, f.RRNCert} {

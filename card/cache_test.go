@@ -10,7 +10,8 @@ import (
 	"testing"
 
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/card/eidfile"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 type mapCache struct {
@@ -59,7 +60,7 @@ func TestReadFilesCached(t *testing.T) {
 			warm := tr.sent
 			// The chip challenge is fresh on every read; everything else
 			// must be identical.
-			for _, f := range []*card.Files{want, first, second} {
+			for _, f := range []*eidfile.Files{want, first, second} {
 				f.Challenge, f.ChallengeSignature = nil, nil
 			}
 			if !reflect.DeepEqual(first, want) || !reflect.DeepEqual(second, want) {

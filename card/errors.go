@@ -3,12 +3,13 @@ package card
 import (
 	"fmt"
 
-	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/carderr"
 )
 
 // Sentinel errors. Callers test them with errors.Is; the concrete errors
-// returned by this package wrap or match them. The values live in
+// returned by this package wrap or match them. A card file that does not
+// parse is reported with package eidfile's errors (eidfile.ErrMalformed,
+// *eidfile.FormatError), where the parsers live. The values live in
 // internal/carderr, which builds without cgo, so that the bridge can map
 // them to protocol codes without linking PC/SC.
 var (
@@ -21,9 +22,6 @@ var (
 	ErrCardRemoved = carderr.ErrCardRemoved
 	// ErrUnsupportedCard: the card does not answer as a Belgian eID.
 	ErrUnsupportedCard = carderr.ErrUnsupportedCard
-	// ErrMalformed: a card file could not be parsed. It is the same value as
-	// eidfile.ErrMalformed, where the parsers live.
-	ErrMalformed = eidfile.ErrMalformed
 	// ErrAmbiguousReader: several readers hold a card and none was named.
 	ErrAmbiguousReader = carderr.ErrAmbiguousReader
 	// ErrReaderNotFound: the named reader does not exist.
@@ -62,10 +60,6 @@ func (e *StatusError) Is(target error) bool {
 // 1.1 card, whose count cannot be read without spending a try). A PINError
 // with no tries left matches ErrPINBlocked.
 type PINError = carderr.PINError
-
-// FormatError reports a card file that could not be parsed. It matches
-// ErrMalformed.
-type FormatError = eidfile.FormatError
 
 // swText gives the meaning of the status words the applet uses
 // (ref §2.3, §2.4, §7.3, §8.2, §8.3).

@@ -93,7 +93,7 @@ func (c *Card) readFileN(path []byte, size func(read []byte) int, want, first in
 			n = want - len(out)
 		}
 		if len(out) > maxFileSize {
-			return nil, &FormatError{File: fmt.Sprintf("%X", path), Offset: -1, Reason: "file larger than the 32 KB a card can address"}
+			return nil, &eidfile.FormatError{File: fmt.Sprintf("%X", path), Offset: -1, Reason: "file larger than the 32 KB a card can address"}
 		}
 		data, sw, err := c.Transmit(readBinary(len(out), n))
 		if err != nil {

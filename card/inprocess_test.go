@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/clock"
 
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 // The virtual card plugged in-process behind the same Transport interface
@@ -84,7 +85,7 @@ func TestChipAuthenticationForged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Integrity.ChipAuthentication != card.Invalid || r.Integrity.Identity != card.Valid {
+	if r.Integrity.ChipAuthentication != eidfile.Invalid || r.Integrity.Identity != eidfile.Valid {
 		t.Fatalf("%+v", r.Integrity)
 	}
 

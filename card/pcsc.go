@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ebfe/scard"
+
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // ErrNoService: the PC/SC service (pcscd on Linux) is not running.
@@ -117,7 +119,7 @@ func (c *Context) appletVersion(reader string) string {
 	if err != nil {
 		return ""
 	}
-	cd, err := ParseCardData(data)
+	cd, err := eidfile.ParseCardData(data)
 	if err != nil {
 		return ""
 	}

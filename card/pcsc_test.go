@@ -10,9 +10,10 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 // These tests run the whole real path: card -> ebfe/scard -> libpcsclite ->
@@ -92,8 +93,8 @@ func profiles(t testing.TB) []*virtual.Profile {
 }
 
 // trustFor trusts the root that issued p's RRN certificate.
-func trustFor(p *virtual.Profile) *card.TrustStore {
-	ts := card.DefaultTrustStore().Clone()
+func trustFor(p *virtual.Profile) *eidfile.TrustStore {
+	ts := eidfile.DefaultTrustStore().Clone()
 	if p.PKI != nil && p.PKI.Root != nil {
 		ts.Add(p.PKI.Root)
 	}
@@ -102,7 +103,7 @@ func trustFor(p *virtual.Profile) *card.TrustStore {
 
 // decodeProfile is what the reader must find: the profile's files decoded
 // and verified directly, without any APDU.
-func expectedFiles(p *virtual.Profile) *card.Files {
+func expectedFiles(p *virtual.Profile) *eidfile.Files {
 	f := func(path string) []byte {
 		b := p.File(path)
 		if b == nil {
@@ -110,7 +111,7 @@ func expectedFiles(p *virtual.Profile) *card.Files {
 		}
 		return b
 	}
-	return &card.Files{
+	return &eidfile.Files{
 		ATR: p.ATR, CardData: p.CardData,
 		Identity: f("3F00DF014031"), IdentitySignature: f("3F00DF014032"),
 		Address: f("3F00DF014033"), AddressSignature: f("3F00DF014034"),
@@ -151,7 +152,7 @@ func TestReadThroughPCSC(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				direct, err := card.Decode(want)
+				direct, err := eidfile.Decode(want)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -162,13 +163,13 @@ func TestReadThroughPCSC(t *testing.T) {
 					t.Errorf("card info: reader %q applet %q", r.Card.Reader, r.Card.AppletVersion)
 				}
 				in := r.Integrity
-				if in.Identity != card.Valid || in.Address != card.Valid || in.Photo != card.Valid {
+				if in.Identity != eidfile.Valid || in.Address != eidfile.Valid || in.Photo != eidfile.Valid {
 					t.Errorf("integrity: %+v", in)
 				}
-				if p.PKI != nil && p.PKI.Root != nil && in.RRNChain != card.Trusted {
+				if p.PKI != nil && p.PKI.Root != nil && in.RRNChain != eidfile.Trusted {
 					t.Errorf("RRN chain %s: %s", in.RRNChain, in.RRNChainDetail)
 				}
-				if p.Applet == "1.8" && (in.BasicKey != card.Valid || in.ChipAuthentication != card.Valid) {
+				if p.Applet == "1.8" && (in.BasicKey != eidfile.Valid || in.ChipAuthentication != eidfile.Valid) {
 					t.Errorf("basic key %q (%s), chip %q (%s)", in.BasicKey, in.BasicKeyDetail, in.ChipAuthentication, in.ChipAuthenticationDetail)
 				}
 				if p.Applet != "1.8" && in.ChipAuthentication != "" {
@@ -184,7 +185,7 @@ func wantApplet(p *virtual.Profile) string { return p.Applet }
 // checkFiles compares what came through PC/SC with the profile's files:
 // data files byte for byte, certificate files up to their DER length (the
 // reader does not read the zero padding).
-func checkFiles(t *testing.T, got, want *card.Files) {
+func checkFiles(t *testing.T, got, want *eidfile.Files) {
 	t.Helper()
 	exact := []struct {
 		name      string
@@ -211,7 +212,7 @@ func checkFiles(t *testing.T, got, want *card.Files) {
 		{"CA", got.CACert, want.CACert}, {"root", got.RootCert, want.RootCert}, {"RRN", got.RRNCert, want.RRNCert},
 	}
 	for _, c := range certs {
-		wantDER, err := card.CertificateDER(c.want)
+		wantDER, err := eidfile.CertificateDER(c.want)
 		if err != nil {
 			t.Fatalf("%s certificate of the profile: %v", c.name, err)
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/eid-agent/eid-agent/card/eidfile"
 )
 
 // PIN errors besides ErrPINBlocked, *PINError, ErrPINCancelled and
@@ -139,7 +141,7 @@ func (c *Card) pinStatus() (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		cd, err := ParseCardData(data)
+		cd, err := eidfile.ParseCardData(data)
 		if err != nil {
 			return 0, err
 		}

@@ -13,8 +13,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/testkit"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 func unhex(t *testing.T, s string) []byte {

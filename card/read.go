@@ -30,8 +30,8 @@ const (
 
 // ReadOptions tune Read.
 type ReadOptions struct {
-	Parts Parts       // zero means PartAll
-	Trust *TrustStore // nil means DefaultTrustStore()
+	Parts Parts               // zero means PartAll
+	Trust *eidfile.TrustStore // nil means DefaultTrustStore()
 	// Cache, when set, supplies the photo and certificates a card has
 	// shown before, after checking them against the card (FileCache).
 	Cache FileCache
@@ -64,22 +64,22 @@ func (c *Card) CardData() []byte { return append([]byte(nil), c.cardData...) }
 // ReadFiles reads the card's files inside one transaction. Either every
 // requested file is returned or an error is: a card removed half-way gives
 // ErrCardRemoved, never a partial Files.
-func (c *Card) ReadFiles(parts Parts) (*Files, error) { return c.readFiles(parts, nil, nil) }
+func (c *Card) ReadFiles(parts Parts) (*eidfile.Files, error) { return c.readFiles(parts, nil, nil) }
 
 // ReadFilesCached is ReadFiles taking the photo and certificates from
 // cache when the card proves them current (see FileCache).
-func (c *Card) ReadFilesCached(parts Parts, cache FileCache) (*Files, error) {
+func (c *Card) ReadFilesCached(parts Parts, cache FileCache) (*eidfile.Files, error) {
 	return c.readFiles(parts, cache, nil)
 }
 
 // readFiles reads parts; then, when not nil, runs in the same transaction
 // after the files are read (card/attest.go), so that whatever it sends
 // reaches the card the files came from.
-func (c *Card) readFiles(parts Parts, cache FileCache, then func(f *Files) error) (*Files, error) {
+func (c *Card) readFiles(parts Parts, cache FileCache, then func(f *eidfile.Files) error) (*eidfile.Files, error) {
 	if parts == 0 {
 		parts = PartAll
 	}
-	f := &Files{ATR: c.ATR()}
+	f := &eidfile.Files{ATR: c.ATR()}
 	err := c.withTransaction(func() error {
 		var err error
 		if f.CardData, err = c.GetCardData(); err != nil {
@@ -174,14 +174,14 @@ func (c *Card) readFiles(parts Parts, cache FileCache, then func(f *Files) error
 }
 
 // Read reads, decodes and verifies the card.
-func (c *Card) Read(opt ReadOptions) (*Reading, error) {
+func (c *Card) Read(opt ReadOptions) (*eidfile.Reading, error) {
 	f, err := c.readFiles(opt.Parts, opt.Cache, nil)
 	if err != nil {
 		return nil, err
 	}
 	trust := opt.Trust
 	if trust == nil {
-		trust = DefaultTrustStore()
+		trust = eidfile.DefaultTrustStore()
 	}
 	now := opt.Now
 	if now.IsZero() {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/carderr"
 	"github.com/eid-agent/eid-agent/internal/sigalg"
 )
@@ -80,7 +81,7 @@ func (c *Card) Key(role KeyRole, prompt PINPrompt) (*Key, error) {
 		return nil, fmt.Errorf("%w: the %s certificate file is empty", ErrNoKey, role)
 	}
 	if k.cert, err = x509.ParseCertificate(der); err != nil {
-		return nil, &FormatError{File: string(role) + " certificate", Offset: -1, Reason: err.Error()}
+		return nil, &eidfile.FormatError{File: string(role) + " certificate", Offset: -1, Reason: err.Error()}
 	}
 	// Applet 1.8 keys are ECDSA, every earlier one RSA — re-keyed 1.7
 	// cards included (ref §1.1); a certificate that says otherwise does

@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/lab"
 	"github.com/eid-agent/eid-agent/internal/testkit"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 // signProfiles are the generations whose keys the tests use, and the keys

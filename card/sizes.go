@@ -115,7 +115,7 @@ func (c *Card) readSized(cache FileCache, path []byte) (b []byte, unsure bool, e
 // sizesHold reports whether files read with remembered sizes are whole:
 // the identity and address signatures verify and the basic key matches its
 // hash (the RRN chain is not judged here).
-func sizesHold(f *Files) bool {
+func sizesHold(f *eidfile.Files) bool {
 	in := eidfile.Verify(f, &eidfile.TrustStore{}, time.Time{})
 	ok := func(verdict string) bool {
 		return verdict == "" || verdict == eidfile.Valid || verdict == eidfile.Missing

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 // swLog records the status words a virtual card answered to READ BINARY.

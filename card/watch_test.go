@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 // TestWatch: the watcher reports the lab's readers, then a card inserted

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/eid-agent/eid-agent/installer"
+	"github.com/eid-agent/eid-agent/internal/installer"
 	"github.com/eid-agent/eid-agent/internal/lab"
 	"github.com/eid-agent/eid-agent/internal/testkit"
 )

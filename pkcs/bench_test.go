@@ -9,8 +9,8 @@ import (
 	"github.com/miekg/pkcs11"
 
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/testkit"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 	"github.com/eid-agent/eid-agent/pkcs"
 )
 

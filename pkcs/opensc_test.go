@@ -23,10 +23,10 @@ import (
 
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/lab"
 	"github.com/eid-agent/eid-agent/internal/testkit"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 	"github.com/eid-agent/eid-agent/pkcs"
 )
 

@@ -7,7 +7,7 @@ import (
 
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 // anyNonce accepts every nonce, so that the fuzzer reaches the
@@ -31,7 +31,7 @@ func FuzzVerifyAttestation(f *testing.F) {
 	c := card.New(card.TransportFunc(func(cmd []byte) ([]byte, error) { return vc.Transmit(cmd), nil }), "fuzz", p.ATR)
 	c.Delay6C = 0
 	var b *eidfile.Bundle
-	files, err := c.ReadFilesAndChallenge(card.PartIdentity|card.PartPhoto, nil, func(fs *card.Files) ([]byte, error) {
+	files, err := c.ReadFilesAndChallenge(card.PartIdentity|card.PartPhoto, nil, func(fs *eidfile.Files) ([]byte, error) {
 		b = eidfile.NewBundle(fs)
 		return attestationChallenge(origin, nonce, b), nil
 	})

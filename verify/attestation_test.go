@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/agent"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/agent"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 	"github.com/eid-agent/eid-agent/verify"
 )
 
@@ -82,7 +82,7 @@ func marshal(t *testing.T, a *eidfile.Attestation) []byte {
 // chipAnswer has preset's virtual chip (in process, not the agent's card)
 // sign challenge with its basic key, as an attacker holding that card
 // could; it returns the card's files too.
-func chipAnswer(t *testing.T, preset string, challenge []byte) (*card.Files, []byte) {
+func chipAnswer(t *testing.T, preset string, challenge []byte) (*eidfile.Files, []byte) {
 	t.Helper()
 	p, err := virtual.Preset(preset)
 	if err != nil {
@@ -91,7 +91,7 @@ func chipAnswer(t *testing.T, preset string, challenge []byte) (*card.Files, []b
 	vc := virtual.New(p)
 	c := card.New(card.TransportFunc(func(cmd []byte) ([]byte, error) { return vc.Transmit(cmd), nil }), "attacker", p.ATR)
 	c.Delay6C = 0
-	f, err := c.ReadFilesAndChallenge(card.PartIdentity|card.PartAddress|card.PartPhoto, nil, func(*card.Files) ([]byte, error) { return challenge, nil })
+	f, err := c.ReadFilesAndChallenge(card.PartIdentity|card.PartAddress|card.PartPhoto, nil, func(*eidfile.Files) ([]byte, error) { return challenge, nil })
 	if err != nil {
 		t.Fatal(err)
 	}

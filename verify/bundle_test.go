@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 // vcardFiles gives a virtual card's files as a read returns them. The

@@ -8,13 +8,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/agent"
-	"github.com/eid-agent/eid-agent/agent/simulator"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/agent"
+	"github.com/eid-agent/eid-agent/internal/agent/simulator"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 	"github.com/eid-agent/eid-agent/verify"
 )
 

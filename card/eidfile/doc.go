@@ -8,9 +8,9 @@
 // It is the pure half of package card, split off so that code which must
 // build without cgo (a server verifying what an agent sent, package verify,
 // cmd/eid-verify) runs exactly the checks the agent runs. It imports
-// neither PC/SC nor cgo; package card re-exports everything here under its
-// old names (card.Identity is eidfile.Identity, card.ErrMalformed is
-// eidfile.ErrMalformed), so either name works with errors.Is and errors.As.
+// neither PC/SC nor cgo. Package card reads the files from a card and
+// returns this package's types (eidfile.Reading, eidfile.Identity) and
+// errors (ErrMalformed, *FormatError); it does not rename them.
 //
 // Section numbers in comments ("ref §9.2") point into the project's card
 // reference, docs/card-reference.md.

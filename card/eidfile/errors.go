@@ -6,8 +6,8 @@ import (
 )
 
 // ErrMalformed: a card file could not be parsed. Every parser of this
-// package reports it as a *FormatError, which matches it with errors.Is.
-// card.ErrMalformed is the same value.
+// package, and package card when a file it read does not parse, reports it
+// as a *FormatError, which matches it with errors.Is.
 var ErrMalformed = errors.New("malformed card data")
 
 // FormatError reports a card file that could not be parsed. It matches

@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/eid-agent/eid-agent/agent"
-	"github.com/eid-agent/eid-agent/agent/config"
+	"github.com/eid-agent/eid-agent/internal/agent"
+	"github.com/eid-agent/eid-agent/internal/agent/config"
 )
 
 func init() {

@@ -10,11 +10,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/eid-agent/eid-agent/agent"
-	"github.com/eid-agent/eid-agent/agent/config"
-	"github.com/eid-agent/eid-agent/agent/simulator"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
+	"github.com/eid-agent/eid-agent/internal/agent"
+	"github.com/eid-agent/eid-agent/internal/agent/config"
+	"github.com/eid-agent/eid-agent/internal/agent/simulator"
 )
 
 // The commands that talk to a running agent (status, simulator) connect as

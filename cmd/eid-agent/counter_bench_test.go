@@ -10,9 +10,9 @@ import (
 
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 	"github.com/eid-agent/eid-agent/verify"
 )
 

@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/agent"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
+	"github.com/eid-agent/eid-agent/internal/agent"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 	"github.com/eid-agent/eid-agent/verify"
 )
 

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/bridge/webeid"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 // slowPinentry is a pinentry that waits before typing the PIN, as a

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
+	"github.com/eid-agent/eid-agent/internal/agent/audit"
 	"github.com/eid-agent/eid-agent/proof"
 )
 

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/bridge/client"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 func labScriptPath() string {

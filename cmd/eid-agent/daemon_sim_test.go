@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/agent/simulator"
 	"github.com/eid-agent/eid-agent/bridge/webeid"
+	"github.com/eid-agent/eid-agent/internal/agent/simulator"
 )
 
 func testNonce(t *testing.T) string {

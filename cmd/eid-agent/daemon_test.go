@@ -18,10 +18,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/eid-agent/eid-agent/agent"
-	"github.com/eid-agent/eid-agent/agent/audit"
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
+	"github.com/eid-agent/eid-agent/internal/agent"
+	"github.com/eid-agent/eid-agent/internal/agent/audit"
 )
 
 // daemon is an `eid-agent run` process with its own configuration, state

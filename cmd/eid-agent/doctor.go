@@ -6,12 +6,12 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/eid-agent/eid-agent/agent/config"
-	"github.com/eid-agent/eid-agent/agent/pinentry"
 	"github.com/eid-agent/eid-agent/bridge"
-	"github.com/eid-agent/eid-agent/bridge/loopbackca"
 	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/installer"
+	"github.com/eid-agent/eid-agent/internal/agent/config"
+	"github.com/eid-agent/eid-agent/internal/agent/pinentry"
+	"github.com/eid-agent/eid-agent/internal/installer"
+	"github.com/eid-agent/eid-agent/internal/loopbackca"
 )
 
 func init() {

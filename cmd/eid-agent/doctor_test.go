@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/installer"
+	"github.com/eid-agent/eid-agent/internal/installer"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 // doctorEnv is an environment with its own HOME, configuration, state

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/installer"
+	"github.com/eid-agent/eid-agent/internal/installer"
 )
 
 // trustCheck is the doctor's "trust" line: every source of roots the agent

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eid-agent/eid-agent/installer"
+	"github.com/eid-agent/eid-agent/internal/installer"
 	"github.com/eid-agent/eid-agent/internal/lab"
 )
 

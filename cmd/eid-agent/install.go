@@ -11,9 +11,9 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/eid-agent/eid-agent/agent/pinentry"
 	"github.com/eid-agent/eid-agent/bridge/webeid"
-	"github.com/eid-agent/eid-agent/installer"
+	"github.com/eid-agent/eid-agent/internal/agent/pinentry"
+	"github.com/eid-agent/eid-agent/internal/installer"
 	"github.com/eid-agent/eid-agent/pkcs"
 )
 

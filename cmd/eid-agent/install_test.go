@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eid-agent/eid-agent/agent/config"
-	"github.com/eid-agent/eid-agent/installer"
+	"github.com/eid-agent/eid-agent/internal/agent/config"
+	"github.com/eid-agent/eid-agent/internal/installer"
 )
 
 // tree lists every path under root with its mode and content digest.

@@ -11,13 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/clock"
 	"github.com/eid-agent/eid-agent/internal/testkit"
 
-	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 // The command is tested as a user runs it: the real binary, through pcscd
@@ -129,11 +129,11 @@ func TestReadAliceGolden(t *testing.T) {
 	// The reader name depends on the lab; the rest is the card.
 	out := strings.ReplaceAll(r.stdout, slot.Reader, "READER")
 	testkit.Golden(t, filepath.Join("testdata", "alice-v11-rsa.json"), []byte(out))
-	var reading card.Reading
+	var reading eidfile.Reading
 	if err := json.Unmarshal([]byte(r.stdout), &reading); err != nil {
 		t.Fatal(err)
 	}
-	if reading.Identity.NationalNumber != "71715100070" || reading.Integrity.RRNChain != card.Trusted {
+	if reading.Identity.NationalNumber != "71715100070" || reading.Integrity.RRNChain != eidfile.Trusted {
 		t.Errorf("unexpected reading: %+v %+v", reading.Identity, reading.Integrity)
 	}
 
@@ -144,11 +144,11 @@ func TestReadAliceGolden(t *testing.T) {
 	testkit.Golden(t, filepath.Join("testdata", "alice-v11-rsa.eid"), []byte(r.stdout))
 
 	r = runAgent(t, "read", "--json", "--no-photo", "--trust-root", root)
-	var noPhoto card.Reading
+	var noPhoto eidfile.Reading
 	if err := json.Unmarshal([]byte(r.stdout), &noPhoto); err != nil || r.code != 0 {
 		t.Fatalf("--no-photo (only card, no --reader): exit %d, %v, stderr %s", r.code, err, r.stderr)
 	}
-	if noPhoto.Photo != nil || noPhoto.PhotoSHA256 != reading.PhotoSHA256 || noPhoto.Integrity.Photo != card.Valid {
+	if noPhoto.Photo != nil || noPhoto.PhotoSHA256 != reading.PhotoSHA256 || noPhoto.Integrity.Photo != eidfile.Valid {
 		t.Errorf("--no-photo: photo %d bytes, sha %q, verdict %q", len(noPhoto.Photo), noPhoto.PhotoSHA256, noPhoto.Integrity.Photo)
 	}
 

@@ -5,8 +5,8 @@ import (
 	"crypto/x509"
 	"net/http"
 
-	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/web"
+	"github.com/eid-agent/eid-agent/card/eidfile"
+	"github.com/eid-agent/eid-agent/internal/web"
 )
 
 // pages is what `run` serves beside /ws (bridge.Config.Pages): the demo
@@ -15,7 +15,7 @@ import (
 // certificates are the roots, any other certificate in it (a Citizen CA
 // given with --trust-root, the simulator's test CAs) only completes
 // chains, because the token carries the user certificate alone.
-func pages(trust *card.TrustStore) http.Handler {
+func pages(trust *eidfile.TrustStore) http.Handler {
 	roots, inters := x509.NewCertPool(), x509.NewCertPool()
 	if trust != nil {
 		for _, c := range trust.Roots() {

@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/clock"
 
-	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/proof"
 )
 
@@ -76,7 +76,7 @@ func appendProof(jn *proof.Journal, rec proof.Record, stderr io.Writer) (proof.R
 
 // recordReading makes, journals and returns the proof of an eID reading
 // (read --proof).
-func recordReading(r *card.Reading, jf *journalFlags, stderr io.Writer) (*proof.Record, error) {
+func recordReading(r *eidfile.Reading, jf *journalFlags, stderr io.Writer) (*proof.Record, error) {
 	jn, err := jf.open()
 	if err != nil {
 		return nil, err

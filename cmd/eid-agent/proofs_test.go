@@ -10,12 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/clock"
 
-	"github.com/eid-agent/eid-agent/card"
-	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/lab"
 	"github.com/eid-agent/eid-agent/internal/testkit"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 	"github.com/eid-agent/eid-agent/proof"
 )
 
@@ -156,7 +156,7 @@ func TestProofsErrorsAndPrune(t *testing.T) {
 // readWithProof is the `read --json --proof` answer: the reading's members
 // plus "proof".
 type readWithProof struct {
-	card.Reading
+	eidfile.Reading
 	Proof proof.Record `json:"proof"`
 }
 

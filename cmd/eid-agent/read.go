@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/card/viewerxml"
 	"github.com/eid-agent/eid-agent/proof"
 )
@@ -34,7 +35,7 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eid-agent read: --proof goes with text or --json output, not --xml")
 		return exitUsage
 	}
-	trust, err := card.SystemTrustStore()
+	trust, err := eidfile.SystemTrustStore()
 	if err != nil {
 		fmt.Fprintf(stderr, "eid-agent: warning: %v\n", err)
 	}
@@ -70,7 +71,7 @@ func runRead(args []string, stdout, stderr io.Writer) int {
 		if rec != nil {
 			// The reading's members plus "proof" (docs/isi-and-proofs.md).
 			err = enc.Encode(struct {
-				*card.Reading
+				*eidfile.Reading
 				Proof *proof.Record `json:"proof"`
 			}{r, rec})
 		} else {
@@ -131,7 +132,7 @@ func resolveReader(ctx *card.Context, arg string) (string, error) {
 }
 
 // integrityProblems lists every verdict that is not a pass.
-func integrityProblems(in card.Integrity) []string {
+func integrityProblems(in eidfile.Integrity) []string {
 	var out []string
 	add := func(what, verdict, detail, pass string) {
 		if verdict == "" || verdict == pass {
@@ -143,18 +144,18 @@ func integrityProblems(in card.Integrity) []string {
 		}
 		out = append(out, s)
 	}
-	add("identity", in.Identity, in.IdentityDetail, card.Valid)
-	add("address", in.Address, in.AddressDetail, card.Valid)
-	add("photo", in.Photo, in.PhotoDetail, card.Valid)
-	add("basic key", in.BasicKey, in.BasicKeyDetail, card.Valid)
-	add("chip authentication", in.ChipAuthentication, in.ChipAuthenticationDetail, card.Valid)
-	add("RRN chain", in.RRNChain, in.RRNChainDetail, card.Trusted)
-	add("national number", in.NationalNumber, in.NationalNumberDetail, card.Valid)
-	add("card number", in.CardNumber, in.CardNumberDetail, card.Valid)
+	add("identity", in.Identity, in.IdentityDetail, eidfile.Valid)
+	add("address", in.Address, in.AddressDetail, eidfile.Valid)
+	add("photo", in.Photo, in.PhotoDetail, eidfile.Valid)
+	add("basic key", in.BasicKey, in.BasicKeyDetail, eidfile.Valid)
+	add("chip authentication", in.ChipAuthentication, in.ChipAuthenticationDetail, eidfile.Valid)
+	add("RRN chain", in.RRNChain, in.RRNChainDetail, eidfile.Trusted)
+	add("national number", in.NationalNumber, in.NationalNumberDetail, eidfile.Valid)
+	add("card number", in.CardNumber, in.CardNumberDetail, eidfile.Valid)
 	return out
 }
 
-func printText(w io.Writer, r *card.Reading) error {
+func printText(w io.Writer, r *eidfile.Reading) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, v string) {
 		if v != "" {

@@ -13,13 +13,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/eid-agent/eid-agent/agent"
-	"github.com/eid-agent/eid-agent/agent/config"
-	"github.com/eid-agent/eid-agent/agent/simulator"
+	"github.com/eid-agent/eid-agent/internal/agent"
+	"github.com/eid-agent/eid-agent/internal/agent/config"
+	"github.com/eid-agent/eid-agent/internal/agent/simulator"
 )
 
 // runRun starts the agent: the configuration file, then the environment,
-// then these flags (flags win); see agent/config/example.toml.
+// then these flags (flags win); see internal/agent/config/example.toml.
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "configuration `FILE` (default "+config.DefaultPath()+")")

@@ -13,8 +13,8 @@ import (
 	"io"
 	"os"
 
-	"github.com/eid-agent/eid-agent/agent/pinentry"
 	"github.com/eid-agent/eid-agent/card"
+	"github.com/eid-agent/eid-agent/internal/agent/pinentry"
 )
 
 // keySigner is what both signing paths give: a crypto.Signer with its

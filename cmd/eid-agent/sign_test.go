@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eid-agent/eid-agent/card/virtual"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 // runAgentStdin runs the binary with stdin (the PIN for --pin-stdin).

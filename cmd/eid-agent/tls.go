@@ -8,7 +8,7 @@ import (
 
 	"github.com/eid-agent/eid-agent/internal/clock"
 
-	"github.com/eid-agent/eid-agent/bridge/loopbackca"
+	"github.com/eid-agent/eid-agent/internal/loopbackca"
 )
 
 func init() {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 func runVcard(args []string, stdout, stderr io.Writer) int {

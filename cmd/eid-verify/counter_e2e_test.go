@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
 	"github.com/eid-agent/eid-agent/internal/clock"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 // TestBrowserCounter: the counter login as a desk meets it. The real
@@ -38,7 +38,7 @@ func TestBrowserCounter(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		lab.Require(t, "chromium is not installed (apt-get install chromium)")
 	}
-	playwright, _ := filepath.Abs("../../web/node_modules/playwright-core/index.mjs")
+	playwright, _ := filepath.Abs("../../internal/web/node_modules/playwright-core/index.mjs")
 	if _, err := os.Stat(playwright); err != nil {
 		lab.Require(t, "web/node_modules is missing (npm ci --prefix web)")
 	}

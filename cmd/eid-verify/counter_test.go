@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/card/virtual"
+	"github.com/eid-agent/eid-agent/internal/virtual"
 )
 
 // attestation makes what the agent's counter mode pushes for preset,

@@ -18,11 +18,11 @@ import (
 
 	"github.com/eid-agent/eid-agent/internal/clock"
 
-	agentconfig "github.com/eid-agent/eid-agent/agent/config"
 	"github.com/eid-agent/eid-agent/card/eidfile"
-	"github.com/eid-agent/eid-agent/card/virtual"
-	"github.com/eid-agent/eid-agent/card/vpcd"
+	agentconfig "github.com/eid-agent/eid-agent/internal/agent/config"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/virtual"
+	"github.com/eid-agent/eid-agent/internal/vpcd"
 )
 
 // TestBrowserLogin is the whole chain as a user meets it: a virtual
@@ -40,7 +40,7 @@ func TestBrowserLogin(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
 		lab.Require(t, "chromium is not installed (apt-get install chromium)")
 	}
-	playwright, _ := filepath.Abs("../../web/node_modules/playwright-core/index.mjs")
+	playwright, _ := filepath.Abs("../../internal/web/node_modules/playwright-core/index.mjs")
 	if _, err := os.Stat(playwright); err != nil {
 		lab.Require(t, "web/node_modules is missing (npm ci --prefix web)")
 	}

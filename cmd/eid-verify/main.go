@@ -85,7 +85,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsCert, "tls-cert", "", "TLS certificate `FILE` (PEM); with --tls-key, serve HTTPS")
 	fs.StringVar(&o.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	fs.Var(&roots, "trust-root", "trust the certificates of `FILE` (PEM or DER, repeatable): self-signed ones as roots, the others as intermediate CAs (Citizen CA)")
-	fs.StringVar(&o.clientJS, "client-js", "", "serve this `FILE` as /eid-agent.js instead of the built-in client (web/eid-agent.js)")
+	fs.StringVar(&o.clientJS, "client-js", "", "serve this `FILE` as /eid-agent.js instead of the built-in client (internal/web/eid-agent.js)")
 	redisCA := fs.String("redis-ca", "", "PEM `FILE` of the CA certificates that sign Redis's TLS certificate (rediss://), instead of the system's")
 	fs.StringVar(&o.redis, "redis", "", "keep sessions, nonces and OCSP answers in Redis at `URL` (redis://[user:pass@]host:6379/0, rediss:// for TLS), so that several instances serve one origin; default $"+envRedis)
 	if err := fs.Parse(args); err != nil {
