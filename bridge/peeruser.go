@@ -27,7 +27,7 @@ func (s *Server) checkPeerUser(local, remote netip.AddrPort) error {
 			// Windows: peeruser_windows.go; macOS: peeruser_other.go.
 			return defaultPeerCheck(local, remote)
 		}
-		lookup = procPeerUID
+		lookup = linuxPeerUID
 	}
 	uid, err := lookup(local, remote)
 	if err != nil {
@@ -39,7 +39,8 @@ func (s *Server) checkPeerUser(local, remote netip.AddrPort) error {
 	return nil
 }
 
-// procPeerUID finds the uid owning the client's socket: in /proc/net/tcp
+// procPeerUID finds the uid owning the client's socket (the fallback where
+// sock_diag is refused, sockdiag_linux.go): in /proc/net/tcp
 // (or tcp6) it is the entry whose local address is the client's and whose
 // remote address is ours.
 func procPeerUID(local, remote netip.AddrPort) (int, error) {
