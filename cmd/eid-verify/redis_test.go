@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/internal/clock"
+	"github.com/eid-agent/eid-agent/internal/redistest"
 	"github.com/eid-agent/eid-agent/verify"
 	"github.com/eid-agent/eid-agent/verify/redisstore"
-	"github.com/eid-agent/eid-agent/verify/redisstore/redistest"
 )
 
 // TestTwoInstances: two eid-verify instances on one Redis act as one

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/eid-agent/eid-agent/internal/clock"
-	"github.com/eid-agent/eid-agent/verify/redisstore/redistest"
+	"github.com/eid-agent/eid-agent/internal/redistest"
 )
 
 // BenchmarkScale measures logins (tokens verified) per second per

@@ -6,8 +6,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/eid-agent/eid-agent/internal/redistest"
 	"github.com/eid-agent/eid-agent/verify/redisstore"
-	"github.com/eid-agent/eid-agent/verify/redisstore/redistest"
 )
 
 // BenchmarkStoreOps: the Redis round trips of one login (take the

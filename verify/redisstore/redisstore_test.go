@@ -15,9 +15,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/eid-agent/eid-agent/internal/redistest"
 	"github.com/eid-agent/eid-agent/verify"
 	"github.com/eid-agent/eid-agent/verify/redisstore"
-	"github.com/eid-agent/eid-agent/verify/redisstore/redistest"
 )
 
 type fakeClock struct {
