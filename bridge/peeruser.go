@@ -18,6 +18,10 @@ import (
 // servers share one loopback between all sessions).
 var ErrOtherUser = errors.New("connection from another user")
 
+// errClientClosed: the client's socket was closed before its owner could
+// be checked; the connection is refused (as another user's would be).
+var errClientClosed = errors.New("client socket already closed")
+
 // checkPeerUser refuses connections whose client socket belongs to another
 // OS user. local is our end, remote the client's.
 func (s *Server) checkPeerUser(local, remote netip.AddrPort) error {
@@ -111,6 +115,11 @@ func parseProcNetTCP(r io.Reader, local, remote netip.AddrPort) (uid int, found 
 		u, err := strconv.Atoi(fields[4])
 		if err != nil {
 			return 0, false, fmt.Errorf("malformed uid %q", fields[4])
+		}
+		// A time-wait socket (its owner closed it) shows uid 0 and inode
+		// 0: it has no owner to compare (sockdiag_linux.go).
+		if len(fields) > 6 && fields[6] == "0" {
+			return 0, false, errClientClosed
 		}
 		return u, true, nil
 	}

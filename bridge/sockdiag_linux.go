@@ -36,7 +36,7 @@ const (
 	inetDiagReqV2Len  = 56 // family, protocol, ext, pad, states, sockid (48)
 	inetDiagSockIDLen = 48 // sport, dport, src[16], dst[16], if, cookie[2]
 	inetDiagMsgLen    = 72 // family, state, timer, retrans, sockid, expires, rqueue, wqueue, uid, inode
-	inetDiagUIDOffset = 4 + inetDiagSockIDLen + 12
+	inetDiagUIDOffset = 4 + inetDiagSockIDLen + 12 // the inode follows
 	inetDiagNoCookie  = 0xFFFFFFFF
 )
 
@@ -75,7 +75,7 @@ func sockDiagPeerUID(local, remote netip.AddrPort) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sock_diag: %v", err)
 	}
-	return parseSockDiagReply(buf[:n], seq, family, remote.Port(), local.Port(), src, dst)
+	return parseSockDiagReply(buf[:n], seq, remote.Port(), local.Port(), src, dst)
 }
 
 func as16(a netip.Addr) netip.Addr {
@@ -113,7 +113,7 @@ func putSockID(b []byte, sport, dport uint16, src, dst netip.Addr) {
 
 // parseSockDiagReply reads the kernel's answer: one inet_diag_msg, or an
 // error message (ENOENT: no such socket, it is already gone).
-func parseSockDiagReply(b []byte, seq uint32, family uint8, sport, dport uint16, src, dst netip.Addr) (int, error) {
+func parseSockDiagReply(b []byte, seq uint32, sport, dport uint16, src, dst netip.Addr) (int, error) {
 	ne := binary.NativeEndian
 	if len(b) < nlmsgHdrLen {
 		return 0, errors.New("sock_diag: short reply")
@@ -144,11 +144,30 @@ func parseSockDiagReply(b []byte, seq uint32, family uint8, sport, dport uint16,
 	if len(body) < inetDiagMsgLen {
 		return 0, errors.New("sock_diag: short socket record")
 	}
-	want := make([]byte, inetDiagSockIDLen)
-	putSockID(want, sport, dport, src, dst)
-	got := body[4 : 4+inetDiagSockIDLen]
-	if body[0] != family || string(got[:36]) != string(want[:36]) {
+	// The answer's four-tuple must be the one asked about. A dual-stack
+	// client (an IPv6 socket speaking IPv4, Java's default) is found by an
+	// AF_INET query and answered as AF_INET6 with v4-mapped addresses:
+	// addresses are compared unmapped.
+	gotFamily, id := body[0], body[4:4+inetDiagSockIDLen]
+	var gotSrc, gotDst netip.Addr
+	switch gotFamily {
+	case unix.AF_INET:
+		gotSrc, gotDst = netip.AddrFrom4([4]byte(id[4:8])), netip.AddrFrom4([4]byte(id[20:24]))
+	case unix.AF_INET6:
+		gotSrc, gotDst = netip.AddrFrom16([16]byte(id[4:20])).Unmap(), netip.AddrFrom16([16]byte(id[20:36])).Unmap()
+	default:
 		return 0, errors.New("sock_diag: the kernel answered for another socket")
+	}
+	if binary.BigEndian.Uint16(id[0:]) != sport || binary.BigEndian.Uint16(id[2:]) != dport ||
+		gotSrc != src.Unmap() || gotDst != dst.Unmap() {
+		return 0, errors.New("sock_diag: the kernel answered for another socket")
+	}
+	// A socket its owner has closed no longer has an owner: the kernel
+	// reports a time-wait socket with uid 0 and no inode, which an agent
+	// running as root would take for its own user (red team, 2026-12-04).
+	// Such a connection cannot read an answer anyway.
+	if ne.Uint32(body[inetDiagUIDOffset+4:]) == 0 {
+		return 0, errClientClosed
 	}
 	return int(ne.Uint32(body[inetDiagUIDOffset:])), nil
 }

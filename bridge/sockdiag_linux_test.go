@@ -104,6 +104,82 @@ func TestSockDiagOtherUser(t *testing.T) {
 	}
 }
 
+// TestPeerUIDDualStack: a client whose socket is IPv6 but which connects
+// to the agent's IPv4 address through a v4-mapped one (Java's default) is
+// the agent's own user on both lookups (red team, 2026-12-04: sock_diag
+// refused it as another user's).
+func TestPeerUIDDualStack(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+		t.Fatal(err)
+	}
+	to := &unix.SockaddrInet6{Port: l.Addr().(*net.TCPAddr).Port, Addr: netip.MustParseAddr("::ffff:127.0.0.1").As16()}
+	if err := unix.Connect(fd, to); err != nil {
+		t.Fatal(err)
+	}
+	s, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	local := netip.MustParseAddrPort(s.LocalAddr().String())
+	remote := netip.MustParseAddrPort(s.RemoteAddr().String())
+	if uid, err := sockDiagPeerUID(local, remote); err != nil || uid != os.Getuid() {
+		t.Errorf("sock_diag: uid %d err %v, want %d", uid, err, os.Getuid())
+	}
+	if uid, err := procPeerUID(local, remote); err != nil || uid != os.Getuid() {
+		t.Errorf("/proc: uid %d err %v, want %d", uid, err, os.Getuid())
+	}
+}
+
+// TestPeerUIDClosedClient: a client that closed its socket before the
+// check is never taken for anyone (its time-wait socket says uid 0, which
+// is root's: an agent running as root admitted other users' closed
+// connections).
+func TestPeerUIDClosedClient(t *testing.T) {
+	for _, address := range []string{"127.0.0.1:0", "[::1]:0"} {
+		l, err := net.Listen("tcp", address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := l.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := netip.MustParseAddrPort(s.LocalAddr().String())
+		remote := netip.MustParseAddrPort(s.RemoteAddr().String())
+		c.Close()
+		// The client's socket becomes a time-wait one once the agent's
+		// side has acknowledged its FIN: wait for that, not for a time.
+		for {
+			b := make([]byte, 1)
+			if _, err := s.Read(b); err != nil {
+				break
+			}
+		}
+		for name, lookup := range map[string]func(local, remote netip.AddrPort) (int, error){"sock_diag": sockDiagPeerUID, "/proc": procPeerUID} {
+			if uid, err := lookup(local, remote); err == nil {
+				t.Errorf("%s %s: a closed client is uid %d", address, name, uid)
+			}
+		}
+		s.Close()
+		l.Close()
+	}
+}
+
 // reply builds a kernel answer for the table below.
 func reply(typ uint16, seq uint32, body []byte) []byte {
 	b := make([]byte, nlmsgHdrLen+len(body))
@@ -120,10 +196,19 @@ func TestParseSockDiagReply(t *testing.T) {
 	record := func(family uint8, sport uint16, uid uint32) []byte {
 		b := make([]byte, inetDiagMsgLen)
 		b[0] = family
-		putSockID(b[4:], sport, 8877, src, dst)
+		if family == unix.AF_INET6 {
+			putSockID(b[4:], sport, 8877, as16(src), as16(dst))
+		} else {
+			putSockID(b[4:], sport, 8877, src, dst)
+		}
 		binary.NativeEndian.PutUint32(b[inetDiagUIDOffset:], uid)
+		binary.NativeEndian.PutUint32(b[inetDiagUIDOffset+4:], 77400) // inode
 		return b
 	}
+	timeWait := record(unix.AF_INET, 40000, 0)
+	binary.NativeEndian.PutUint32(timeWait[inetDiagUIDOffset+4:], 0)
+	v6Other := record(unix.AF_INET6, 40000, 1000)
+	v6Other[4+4+15] = 2 // ::ffff:127.0.0.2
 	errno := func(e unix.Errno) []byte {
 		b := make([]byte, 20)
 		binary.NativeEndian.PutUint32(b, uint32(-int32(e)))
@@ -138,7 +223,13 @@ func TestParseSockDiagReply(t *testing.T) {
 	}{
 		{"the socket", reply(unix.SOCK_DIAG_BY_FAMILY, 1, record(unix.AF_INET, 40000, 1000)), 1000, "", false},
 		{"another socket", reply(unix.SOCK_DIAG_BY_FAMILY, 1, record(unix.AF_INET, 40001, 1000)), 0, "another socket", false},
-		{"another family", reply(unix.SOCK_DIAG_BY_FAMILY, 1, record(unix.AF_INET6, 40000, 1000)), 0, "another socket", false},
+		// A dual-stack client socket (IPv6 speaking IPv4) is answered as
+		// AF_INET6 with v4-mapped addresses: the same socket.
+		{"dual-stack client", reply(unix.SOCK_DIAG_BY_FAMILY, 1, record(unix.AF_INET6, 40000, 1000)), 1000, "", false},
+		{"dual-stack, another address", reply(unix.SOCK_DIAG_BY_FAMILY, 1, v6Other), 0, "another socket", false},
+		{"another family", reply(unix.SOCK_DIAG_BY_FAMILY, 1, record(unix.AF_UNIX, 40000, 1000)), 0, "another socket", false},
+		// Closed by its owner: uid 0, no inode; never taken for root's.
+		{"time-wait", reply(unix.SOCK_DIAG_BY_FAMILY, 1, timeWait), 0, "already closed", false},
 		{"another sequence", reply(unix.SOCK_DIAG_BY_FAMILY, 2, record(unix.AF_INET, 40000, 1000)), 0, "malformed", false},
 		{"gone", reply(unix.NLMSG_ERROR, 1, errno(unix.ENOENT)), 0, "not found", false},
 		{"refused", reply(unix.NLMSG_ERROR, 1, errno(unix.EPERM)), 0, "not available", true},
@@ -147,7 +238,7 @@ func TestParseSockDiagReply(t *testing.T) {
 		{"length past the end", reply(unix.SOCK_DIAG_BY_FAMILY, 1, record(unix.AF_INET, 40000, 1000))[:40], 0, "malformed", false},
 		{"other type", reply(3, 1, nil), 0, "unexpected", false},
 	} {
-		uid, err := parseSockDiagReply(tc.b, 1, unix.AF_INET, 40000, 8877, src, dst)
+		uid, err := parseSockDiagReply(tc.b, 1, 40000, 8877, src, dst)
 		if tc.err == "" {
 			if err != nil || uid != tc.uid {
 				t.Errorf("%s: uid %d err %v", tc.name, uid, err)
@@ -165,7 +256,7 @@ func FuzzParseSockDiagReply(f *testing.F) {
 	f.Add(reply(unix.NLMSG_ERROR, 1, []byte{0xfe, 0xff, 0xff, 0xff}))
 	src := netip.MustParseAddr("127.0.0.1")
 	f.Fuzz(func(t *testing.T, b []byte) {
-		uid, err := parseSockDiagReply(b, 1, unix.AF_INET, 0, 0, src, src)
+		uid, err := parseSockDiagReply(b, 1, 0, 0, src, src)
 		if err != nil && uid != 0 {
 			t.Fatalf("uid %d with error %v", uid, err)
 		}
