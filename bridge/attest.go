@@ -40,10 +40,6 @@ type AttestResult struct {
 	Attestation *eidfile.Attestation `json:"attestation"`
 }
 
-func init() {
-	handlers["attest"] = handleAttest
-}
-
 func handleAttest(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	var p AttestRequest
 	if e := decodeParams(req.Params, &p); e != nil {

@@ -14,7 +14,10 @@ import (
 
 type handler func(ctx context.Context, c *conn, req *Request) (any, *Error)
 
-// handlers by request type; hello is handled by the read loop itself.
+// handlers is every request type the dispatcher knows, in one place;
+// hello is handled by the read loop itself. The optional ones answer
+// UNKNOWN_TYPE when the server's configuration lacks their backend, and
+// hello's features (Server.features) leave them out.
 var handlers = map[string]handler{
 	"readers":             handleReaders,
 	"subscribe":           handleSubscribe,
@@ -23,6 +26,17 @@ var handlers = map[string]handler{
 	"signing-certificate": handleSigningCertificate,
 	"sign":                handleSign,
 	"reading-proof":       handleReadingProof,
+
+	// extensions.go
+	"status":           handleStatus,
+	"simulator.insert": handleSimulatorInsert,
+	"simulator.remove": handleSimulatorRemove,
+	"isi.submit":       handleISISubmit,
+	"proofs.list":      handleProofsList,
+	// attest.go
+	"attest": handleAttest,
+	// counter.go
+	"counter": handleCounter,
 }
 
 // Features reported by hello.

@@ -20,12 +20,6 @@ type SimulatorBackend interface {
 	SimulatorRemove(ctx context.Context) error
 }
 
-func init() {
-	handlers["status"] = handleStatus
-	handlers["simulator.insert"] = handleSimulatorInsert
-	handlers["simulator.remove"] = handleSimulatorRemove
-}
-
 // features lists what this server offers, for hello.
 func (s *Server) features() []string {
 	f := slices.Clone(features)
@@ -147,11 +141,6 @@ type ProofsListRequest struct {
 	// All asks for every caller's records, not only the caller's own; it
 	// needs the "proofs-all" permission, which only an administrator grants.
 	All bool `json:"all,omitempty"`
-}
-
-func init() {
-	handlers["isi.submit"] = handleISISubmit
-	handlers["proofs.list"] = handleProofsList
 }
 
 func handleISISubmit(ctx context.Context, c *conn, req *Request) (any, *Error) {
