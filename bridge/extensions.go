@@ -186,7 +186,7 @@ func handleProofsList(ctx context.Context, c *conn, req *Request) (any, *Error) 
 	// A record carries what a reading proof carries (the card's serial
 	// number, chip number, dates and the SSIN): listing needs the same
 	// consent as reading-proof, card and identity both.
-	op := Operation{Kind: "read", Fields: ProofFields}
+	op := Operation{Kind: "read", Fields: slices.Clone(proofFields)} // a copy: Consent is outside the package
 	if p.All {
 		op = Operation{Kind: "proofs-all"}
 	}
