@@ -15,11 +15,11 @@ type AttestBackend interface {
 	Attest(ctx context.Context, req AttestRequest) (*eidfile.Attestation, error)
 }
 
-// AttestFields are the fields an attestation may release: the signed
+// attestFields are the fields an attestation may release: the signed
 // files behind them go to the server. identity is always among them: the
 // identity file is what the address, photo and basic key are checked
 // against.
-var AttestFields = []string{"identity", "address", "photo"}
+var attestFields = []string{"identity", "address", "photo"}
 
 // AttestRequest asks for an attestation of Fields bound to Origin (the
 // handshake's, or "app:NAME" for a desktop application; never a
@@ -40,10 +40,6 @@ type AttestResult struct {
 	Attestation *eidfile.Attestation `json:"attestation"`
 }
 
-func init() {
-	handlers["attest"] = handleAttest
-}
-
 func handleAttest(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	var p AttestRequest
 	if e := decodeParams(req.Params, &p); e != nil {
@@ -60,7 +56,7 @@ func handleAttest(ctx context.Context, c *conn, req *Request) (any, *Error) {
 		return nil, NewError(CodeBadRequest, `"fields" must name at least identity`)
 	}
 	for _, f := range p.Fields {
-		if !slices.Contains(AttestFields, f) {
+		if !slices.Contains(attestFields, f) {
 			return nil, NewError(CodeBadRequest, "attest releases identity, address and photo; not "+truncate(f, 32))
 		}
 	}

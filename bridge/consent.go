@@ -22,17 +22,17 @@ type Operation struct {
 	Fields []string
 }
 
-// ProofFields are the Reading members whose data a reading proof carries,
+// proofFields are the Reading members whose data a reading proof carries,
 // whatever fields the caller asked for: "card" (card number, validity
 // dates, document type, chip number, reader) and "identity" (the national
 // number, the SSIN billing needs).
-var ProofFields = []string{"card", "identity"}
+var proofFields = []string{"card", "identity"}
 
 // ReadingProofFields is what a reading-proof for fields gives out: fields
-// and ProofFields, sorted, without duplicates. Consent and audit cover
+// and proofFields, sorted, without duplicates. Consent and audit cover
 // all of it.
 func ReadingProofFields(fields []string) []string {
-	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(fields), ProofFields...))))
+	return slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(fields), proofFields...))))
 }
 
 // Consent decides whether a caller may do an operation. The agent's

@@ -77,10 +77,6 @@ type counterConn struct {
 	pairing *CounterPairing
 }
 
-func init() {
-	handlers["counter"] = handleCounter
-}
-
 func handleCounter(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	var p CounterParams
 	if e := decodeParams(req.Params, &p); e != nil {

@@ -14,7 +14,10 @@ import (
 
 type handler func(ctx context.Context, c *conn, req *Request) (any, *Error)
 
-// handlers by request type; hello is handled by the read loop itself.
+// handlers is every request type the dispatcher knows, in one place;
+// hello is handled by the read loop itself. The optional ones answer
+// UNKNOWN_TYPE when the server's configuration lacks their backend, and
+// hello's features (Server.features) leave them out.
 var handlers = map[string]handler{
 	"readers":             handleReaders,
 	"subscribe":           handleSubscribe,
@@ -23,15 +26,26 @@ var handlers = map[string]handler{
 	"signing-certificate": handleSigningCertificate,
 	"sign":                handleSign,
 	"reading-proof":       handleReadingProof,
+
+	// extensions.go
+	"status":           handleStatus,
+	"simulator.insert": handleSimulatorInsert,
+	"simulator.remove": handleSimulatorRemove,
+	"isi.submit":       handleISISubmit,
+	"proofs.list":      handleProofsList,
+	// attest.go
+	"attest": handleAttest,
+	// counter.go
+	"counter": handleCounter,
 }
 
 // Features reported by hello.
 var features = []string{"readers", "events", "read", "authenticate", "sign", "reading-proof"}
 
-// ReadFields are the Reading JSON members a caller may name in "read",
+// readFields are the Reading JSON members a caller may name in "read",
 // plus "bundle": the raw signed files, for a server to verify them itself
 // (docs/verify.md).
-var ReadFields = []string{"card", "identity", "address", "photo", "photoSha256", "certificates", "integrity", "bundle"}
+var readFields = []string{"card", "identity", "address", "photo", "photoSha256", "certificates", "integrity", "bundle"}
 
 // ReadersResult is the answer to readers.
 type ReadersResult struct {
@@ -144,7 +158,7 @@ func checkFields(fields []string) *Error {
 		return NewError(CodeBadRequest, `"fields" must name at least one field`)
 	}
 	for _, f := range fields {
-		if !slices.Contains(ReadFields, f) {
+		if !slices.Contains(readFields, f) {
 			return NewError(CodeBadRequest, "unknown field "+truncate(f, 32))
 		}
 	}
@@ -245,8 +259,8 @@ func handleSigningCertificate(ctx context.Context, c *conn, req *Request) (any, 
 	return res, nil
 }
 
-// HashFunctions maps the protocol's hash names to Go hashes.
-var HashFunctions = map[string]crypto.Hash{
+// hashFunctions maps the protocol's hash names to Go hashes.
+var hashFunctions = map[string]crypto.Hash{
 	"SHA-224": crypto.SHA224, "SHA-256": crypto.SHA256, "SHA-384": crypto.SHA384, "SHA-512": crypto.SHA512,
 	"SHA3-224": crypto.SHA3_224, "SHA3-256": crypto.SHA3_256, "SHA3-384": crypto.SHA3_384, "SHA3-512": crypto.SHA3_512,
 }
@@ -259,7 +273,7 @@ func handleSign(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	if e := checkReader(p.Reader); e != nil {
 		return nil, e
 	}
-	h, ok := HashFunctions[p.HashFunction]
+	h, ok := hashFunctions[p.HashFunction]
 	if !ok {
 		return nil, NewError(CodeBadRequest, "unknown hashFunction")
 	}

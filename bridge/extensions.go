@@ -20,12 +20,6 @@ type SimulatorBackend interface {
 	SimulatorRemove(ctx context.Context) error
 }
 
-func init() {
-	handlers["status"] = handleStatus
-	handlers["simulator.insert"] = handleSimulatorInsert
-	handlers["simulator.remove"] = handleSimulatorRemove
-}
-
 // features lists what this server offers, for hello.
 func (s *Server) features() []string {
 	f := slices.Clone(features)
@@ -149,11 +143,6 @@ type ProofsListRequest struct {
 	All bool `json:"all,omitempty"`
 }
 
-func init() {
-	handlers["isi.submit"] = handleISISubmit
-	handlers["proofs.list"] = handleProofsList
-}
-
 func handleISISubmit(ctx context.Context, c *conn, req *Request) (any, *Error) {
 	var p ISISubmitRequest
 	if e := decodeParams(req.Params, &p); e != nil {
@@ -197,7 +186,7 @@ func handleProofsList(ctx context.Context, c *conn, req *Request) (any, *Error) 
 	// A record carries what a reading proof carries (the card's serial
 	// number, chip number, dates and the SSIN): listing needs the same
 	// consent as reading-proof, card and identity both.
-	op := Operation{Kind: "read", Fields: ProofFields}
+	op := Operation{Kind: "read", Fields: slices.Clone(proofFields)} // a copy: Consent is outside the package
 	if p.All {
 		op = Operation{Kind: "proofs-all"}
 	}

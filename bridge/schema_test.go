@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/eid-agent/eid-agent/bridge"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 )
 
 func TestSchemaSamples(t *testing.T) {
@@ -53,7 +54,7 @@ func TestSchemaSamples(t *testing.T) {
 		{"response-authenticate", `{"id":1,"result":{"unverifiedCertificate":"MIIB","algorithm":"ES384","signature":"AAAA","format":"web-eid:1.0","appVersion":"https://x"}}`, true},
 		{"response-authenticate", `{"id":1,"result":{"unverifiedCertificate":"MIIB","algorithm":"none","signature":"AAAA","format":"web-eid:1.0","appVersion":"https://x"}}`, false},
 	} {
-		err := bridge.Validate(tc.schema, []byte(tc.doc))
+		err := testkit.ValidateSchema(bridge.Schema, tc.schema, []byte(tc.doc))
 		if (err == nil) != tc.ok {
 			t.Errorf("%s %s: %v, want ok=%v", tc.schema, tc.doc, err, tc.ok)
 		}
@@ -104,7 +105,7 @@ func TestLiveMessagesMatchSchemas(t *testing.T) {
 		{`garbage`, "error"},
 		{`{"id":8,"type":"subscribe"}`, "response-subscribe"},
 	} {
-		if err := bridge.Validate(strings.Replace(tc.schema, "response", "request", 1), []byte(tc.req)); tc.schema != "error" && err != nil {
+		if err := testkit.ValidateSchema(bridge.Schema, strings.Replace(tc.schema, "response", "request", 1), []byte(tc.req)); tc.schema != "error" && err != nil {
 			t.Errorf("request %s does not match its schema: %v", tc.req, err)
 		}
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(tc.req)); err != nil {
@@ -115,7 +116,7 @@ func TestLiveMessagesMatchSchemas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := bridge.Validate(tc.schema, b); err != nil {
+		if err := testkit.ValidateSchema(bridge.Schema, tc.schema, b); err != nil {
 			t.Errorf("%s: %s: %v", tc.schema, b, err)
 		}
 	}
@@ -123,7 +124,7 @@ func TestLiveMessagesMatchSchemas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := bridge.Validate("event-card", b); err != nil {
+	if err := testkit.ValidateSchema(bridge.Schema, "event-card", b); err != nil {
 		t.Errorf("event %s: %v", b, err)
 	}
 	// A refused handshake's body.
@@ -131,7 +132,7 @@ func TestLiveMessagesMatchSchemas(t *testing.T) {
 	var body bytes.Buffer
 	body.ReadFrom(resp.Body)
 	resp.Body.Close()
-	if err := bridge.Validate("handshake-error", body.Bytes()); err != nil {
+	if err := testkit.ValidateSchema(bridge.Schema, "handshake-error", body.Bytes()); err != nil {
 		t.Errorf("handshake error %s: %v", body.Bytes(), err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/bridge/webeid"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 )
 
 const (
@@ -644,7 +645,7 @@ func TestProgressGoesToRequester(t *testing.T) {
 			t.Errorf("event %s %s", ev.Event, ev.Data)
 		}
 		b, _ := json.Marshal(ev)
-		if err := bridge.Validate("event-progress", b); err != nil {
+		if err := testkit.ValidateSchema(bridge.Schema, "event-progress", b); err != nil {
 			t.Error(err)
 		}
 	case <-time.After(5 * time.Second):

@@ -18,6 +18,7 @@ import (
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/agent"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 	"github.com/eid-agent/eid-agent/internal/virtual"
 	"github.com/eid-agent/eid-agent/verify"
 )
@@ -125,7 +126,7 @@ func TestAttestationRoundTrip(t *testing.T) {
 			v := &verify.AttestationVerifier{Trust: attestTrust(t, tc.preset), Nonces: store}
 			n, _ := store.Issue()
 			raw := attest(t, c, n, []string{"identity", "address", "photo"}, tc.withAuth)
-			if err := bridge.Validate("response-attest", append(append([]byte(`{"id":1,"result":{"attestation":`), raw...), "}}"...)); err != nil {
+			if err := testkit.ValidateSchema(bridge.Schema, "response-attest", append(append([]byte(`{"id":1,"result":{"attestation":`), raw...), "}}"...)); err != nil {
 				t.Errorf("schema: %v", err)
 			}
 			res, err := v.VerifyAttestation(raw, rtOrigin, n)

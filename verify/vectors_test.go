@@ -11,7 +11,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"math/big"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 )
 
 // Independent vectors for the Web eID signature rule. No independent
@@ -36,9 +36,7 @@ import (
 // (PS256 adds -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest;
 // ES384 uses -sha384 with the EC key, and the DER signature is written as
 // raw r||s, as JWS does.) go test -run Vectors -update remakes the file
-// with openssl.
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden (needs openssl)")
+// with openssl (testkit's -update flag).
 
 const (
 	vectorOrigin = "https://eid-verify.example:8443"
@@ -169,7 +167,7 @@ const vectorsGolden = "testdata/vectors.golden"
 
 func loadVectors(t *testing.T) []vector {
 	t.Helper()
-	if *update {
+	if testkit.Updating() {
 		var vs []vector
 		for _, s := range vectorSpecs {
 			vs = append(vs, opensslVector(t, s.alg, s.key, s.cert))

@@ -12,11 +12,6 @@ import (
 	"github.com/eid-agent/eid-agent/internal/agent/config"
 )
 
-func init() {
-	commands["config"] = command{"check a configuration file (config check [FILE]), print the documented example or the paths", runConfig}
-	commands["consent"] = command{"list or revoke what you allowed web sites and applications (consent list | revoke ORIGIN|all)", runConsent}
-}
-
 func runConfig(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, "usage: eid-agent config check [FILE] | example | paths")

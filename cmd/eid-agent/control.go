@@ -21,11 +21,6 @@ import (
 // the local desktop application, with the token the agent keeps in its
 // state folder (readable by this user only).
 
-func init() {
-	commands["status"] = command{"ask the running agent what it sees (readers, cards, clients, version)", runStatus}
-	commands["simulator"] = command{"insert or remove the virtual card of an agent started with --simulate", runSimulator}
-}
-
 // agentFlags are the flags that find the running agent.
 type agentFlags struct {
 	config, url, stateDir *string

@@ -14,6 +14,7 @@ import (
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/card/eidfile"
 	"github.com/eid-agent/eid-agent/internal/lab"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 	"github.com/eid-agent/eid-agent/internal/virtual"
 	"github.com/eid-agent/eid-agent/proof"
 	"github.com/eid-agent/eid-agent/verify"
@@ -126,7 +127,7 @@ attestation = true
 	p18, _ := virtual.Preset("citizen-1.8")
 	in, apdus := insertTraced(t, cOther, slot, p18)
 	rd, raw := waitCardRead(t, cDesk, 30*time.Second)
-	if err := bridge.Validate("event-card-read", raw); err != nil {
+	if err := testkit.ValidateSchema(bridge.Schema, "event-card-read", raw); err != nil {
 		t.Errorf("card-read event: %v", err)
 	}
 	if got := keysOf(rd.Reading); !slices.Equal(got, []string{"address", "identity", "photo"}) || rd.Attestation != nil || rd.Reader != slot.Reader {
@@ -139,7 +140,7 @@ attestation = true
 		t.Errorf("desk identity %v: want only surname and first names", id)
 	}
 	ra, raw := waitCardRead(t, cAtt, 30*time.Second)
-	if err := bridge.Validate("event-card-read", raw); err != nil {
+	if err := testkit.ValidateSchema(bridge.Schema, "event-card-read", raw); err != nil {
 		t.Errorf("card-read event: %v", err)
 	}
 	if got := keysOf(ra.Reading); !slices.Equal(got, []string{"identity", "photo"}) {
@@ -157,7 +158,7 @@ attestation = true
 	// The revocation check follows the display (these test certificates
 	// name no responder: unavailable, but reported).
 	e := nextEvent(t, cDesk, "card-revocation", 30*time.Second)
-	if err := bridge.Validate("event-card-revocation", mustEventJSON(t, e)); err != nil {
+	if err := testkit.ValidateSchema(bridge.Schema, "event-card-revocation", mustEventJSON(t, e)); err != nil {
 		t.Errorf("card-revocation: %v", err)
 	}
 	if !strings.Contains(string(e.Data), `"unavailable"`) {

@@ -22,6 +22,7 @@ import (
 	"github.com/eid-agent/eid-agent/bridge/client"
 	"github.com/eid-agent/eid-agent/internal/agent"
 	"github.com/eid-agent/eid-agent/internal/agent/audit"
+	"github.com/eid-agent/eid-agent/internal/testkit"
 )
 
 // daemon is an `eid-agent run` process with its own configuration, state
@@ -174,7 +175,7 @@ func (d *daemon) status() agent.AgentStatus {
 			raw = b
 		}
 	}
-	if err := bridge.Validate("response-status", raw); err != nil {
+	if err := testkit.ValidateSchema(bridge.Schema, "response-status", raw); err != nil {
 		d.t.Errorf("status %s: %v", raw, err)
 	}
 	var r struct {

@@ -14,10 +14,6 @@ import (
 	"github.com/eid-agent/eid-agent/internal/loopbackca"
 )
 
-func init() {
-	commands["doctor"] = command{"check readers, pcscd, PKCS#11, the service, the port and the configuration; say how to fix each problem", runDoctor}
-}
-
 // runDoctor is the one command a help desk asks a user to run. Exit 0 when
 // every check is OK, 1 otherwise.
 func runDoctor(args []string, stdout, stderr io.Writer) int {

@@ -17,11 +17,6 @@ import (
 	"github.com/eid-agent/eid-agent/pkcs"
 )
 
-func init() {
-	commands["install"] = command{"start the agent in each session: a systemd user unit, a LaunchAgent or a logon task (--user | --system)", runInstall}
-	commands["uninstall"] = command{"remove exactly what install created (configuration too with --purge)", runUninstall}
-}
-
 // scopeFlags are the --user/--system/--root flags both commands share.
 type scopeFlags struct {
 	user, system *bool

@@ -17,10 +17,6 @@ import (
 	"github.com/eid-agent/eid-agent/proof"
 )
 
-func init() {
-	commands["isi"] = command{"take an ISI+ card: a barcode scan, a serial scanner, or typed data (--manual)", runISI}
-}
-
 func runISI(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("isi", stderr)
 	scan := fs.String("scan", "", "interpret the `RAW` string a barcode scanner typed")

@@ -28,14 +28,31 @@ type command struct {
 	run     func(args []string, stdout, stderr io.Writer) int
 }
 
+// commands is every command of eid-agent, in one place: usage lists them
+// sorted by name, run dispatches on the first argument.
 var commands = map[string]command{
-	"readers": {"list the smart-card readers and what each holds", runReaders},
-	"read":    {"read the card and print it (text, --json or --xml)", runRead},
-	"vcard":   {"insert a built-in virtual card into a vpcd virtual reader", runVcard},
-	"run":     {"serve local applications over the loopback websocket bridge", runRun},
-	"sign":    {"sign a file or a digest with the card's authentication or signing key", runSign},
-	"pin":     {"show the PIN tries left (pin status) or change the PIN (pin change)", runPIN},
-	"version": {"print the version", func(_ []string, stdout, _ io.Writer) int { fmt.Fprintln(stdout, "eid-agent", version); return exitOK }},
+	"config":    {"check a configuration file (config check [FILE]), print the documented example or the paths", runConfig},
+	"consent":   {"list or revoke what you allowed web sites and applications (consent list | revoke ORIGIN|all)", runConsent},
+	"doctor":    {"check readers, pcscd, PKCS#11, the service, the port and the configuration; say how to fix each problem", runDoctor},
+	"install":   {"start the agent in each session: a systemd user unit, a LaunchAgent or a logon task (--user | --system)", runInstall},
+	"isi":       {"take an ISI+ card: a barcode scan, a serial scanner, or typed data (--manual)", runISI},
+	"pin":       {"show the PIN tries left (pin status) or change the PIN (pin change)", runPIN},
+	"proofs":    {"list, export (JSON lines, CSV) or prune the reading-proof journal", runProofs},
+	"read":      {"read the card and print it (text, --json or --xml)", runRead},
+	"readers":   {"list the smart-card readers and what each holds", runReaders},
+	"run":       {"serve local applications over the loopback websocket bridge", runRun},
+	"sign":      {"sign a file or a digest with the card's authentication or signing key", runSign},
+	"simulator": {"insert or remove the virtual card of an agent started with --simulate", runSimulator},
+	"status":    {"ask the running agent what it sees (readers, cards, clients, version)", runStatus},
+	"tls":       {"make (tls init) or show (tls status) the loopback certificate for wss://", runTLS},
+	"uninstall": {"remove exactly what install created (configuration too with --purge)", runUninstall},
+	"vcard":     {"insert a built-in virtual card into a vpcd virtual reader", runVcard},
+	"version":   {"print the version", runVersion},
+}
+
+func runVersion(_ []string, stdout, _ io.Writer) int {
+	fmt.Fprintln(stdout, "eid-agent", version)
+	return exitOK
 }
 
 func main() {

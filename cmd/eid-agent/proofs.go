@@ -19,10 +19,6 @@ import (
 // The proof journal on the command line (docs/isi-and-proofs.md): `isi` and
 // `read --proof` append to it, `proofs` lists, exports and prunes it.
 
-func init() {
-	commands["proofs"] = command{"list, export (JSON lines, CSV) or prune the reading-proof journal", runProofs}
-}
-
 // journalFlags are the --journal and --no-journal flags of the commands
 // that append proofs.
 type journalFlags struct {

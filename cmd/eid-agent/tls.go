@@ -11,10 +11,6 @@ import (
 	"github.com/eid-agent/eid-agent/internal/loopbackca"
 )
 
-func init() {
-	commands["tls"] = command{"make (tls init) or show (tls status) the loopback certificate for wss://", runTLS}
-}
-
 // runTLS: tls init [--dir DIR] [--force], tls status [--dir DIR].
 func runTLS(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || (args[0] != "init" && args[0] != "status") {
