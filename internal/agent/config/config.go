@@ -455,6 +455,9 @@ func (c *Config) applyFlags(flags []Setting) error {
 	var ps []Problem
 	keys := Keys()
 	for _, k := range keys {
+		if k.Flag == "" {
+			continue
+		}
 		var values []string
 		for _, s := range flags {
 			if s.Key == k.Name && (s.Value != "" || k.Kind() != Text) {
