@@ -3,12 +3,13 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -18,65 +19,19 @@ import (
 	"github.com/eid-agent/eid-agent/internal/agent/simulator"
 )
 
-// runRun starts the agent: the configuration file, then the environment,
-// then these flags (flags win); see internal/agent/config/example.toml.
+// runRun starts the agent: the policy, the configuration file, the
+// environment, then these flags (flags win); see
+// internal/agent/config/example.toml and docs/daemon.md.
 func runRun(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("run", stderr)
 	cfgPath := fs.String("config", "", "configuration `FILE` (default "+config.DefaultPath()+")")
-	var listen, origins, grants, roots multiFlag
-	fs.Var(&listen, "listen", "loopback `ADDR:PORT` to serve ws://ADDR:PORT/ws and the demo page on (repeatable; default 127.0.0.1:8877)")
-	fs.Var(&origins, "allow-origin", "allow web pages of `ORIGIN` (exact scheme://host:port; repeatable)")
-	fs.Var(&grants, "grant", "pre-approve `ORIGIN=PERMS` (PERMS: comma list of "+strings.Join(config.Permissions, ",")+"); repeatable")
-	fs.Var(&roots, "trust-root", "also trust the root certificate in `FILE.pem` (repeatable)")
-	devHTTP := fs.Bool("allow-http-loopback-origins", false, "accept http://localhost origins (development only)")
-	simulate := fs.Bool("simulate", false, "serve the built-in virtual reader and card instead of PC/SC")
-	profile := fs.String("profile", "", "the virtual card `NAME` inserted at start with --simulate ("+strings.Join(simulator.Profiles(), ", ")+")")
-	logLevel := fs.String("log-level", "", "debug, info, warn or error")
-	logFormat := fs.String("log-format", "", "text, json or auto")
-	stateDir := fs.String("state-dir", "", "where consent, audit journal and token are kept (default "+config.DefaultStateDir()+")")
+	settings := configFlags(fs)
 	if st, ok := parseFlags(fs, args); !ok {
 		return st
 	}
-	cfg, err := config.Load(*cfgPath)
+	cfg, err := config.Load(*cfgPath, settings()...)
 	if err != nil {
 		return failConfig(stderr, err)
-	}
-	// Flags override the file and the environment.
-	if len(listen) > 0 {
-		cfg.Listen = listen
-	}
-	cfg.AllowedOrigins = append(cfg.AllowedOrigins, origins...)
-	cfg.TrustRoots = append(cfg.TrustRoots, roots...)
-	if *devHTTP {
-		cfg.AllowHTTPLoopbackOrigins = true
-	}
-	if *simulate {
-		cfg.Simulate = true
-	}
-	if *profile != "" {
-		cfg.SimulateProfile = *profile
-	}
-	if *logLevel != "" {
-		cfg.LogLevel = *logLevel
-	}
-	if *logFormat != "" {
-		cfg.LogFormat = *logFormat
-	}
-	if *stateDir != "" {
-		cfg.StateDir = *stateDir
-		cfg.Audit.Path = filepath.Join(cfg.StateDir, "audit.jsonl")
-		cfg.Journal.Path = filepath.Join(cfg.StateDir, "proofs.jsonl")
-	}
-	for _, g := range grants {
-		subject, perms, ok := strings.Cut(g, "=")
-		if !ok {
-			fmt.Fprintf(stderr, "eid-agent run: --grant %q: want ORIGIN=PERMS\n", g)
-			return exitUsage
-		}
-		cfg.Grants = append(cfg.Grants, config.Grant{Origin: subject, Permissions: strings.Split(perms, ",")})
-	}
-	if ps := cfg.Validate("flags"); len(ps) > 0 {
-		return failConfig(stderr, &config.Error{Problems: ps})
 	}
 	log := newLogger(stderr, cfg.LogLevel, cfg.LogFormat)
 	d := &agent.Daemon{Config: cfg, Version: version, Log: log, Pages: pages}
@@ -99,6 +54,46 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return fail(stderr, err)
 	}
 	return exitOK
+}
+
+// configFlags registers the flag of each configuration key that has one
+// (config.Keys) and returns what the command line set, for config.Load.
+func configFlags(fs *flag.FlagSet) func() []config.Setting {
+	values := map[string]func() []string{} // by flag
+	keyOf := map[string]string{}           // flag -> key
+	for _, k := range config.Keys() {
+		if k.Flag == "" {
+			continue
+		}
+		usage := k.Usage
+		if k.Name == "simulate_profile" {
+			usage += " (" + strings.Join(simulator.Profiles(), ", ") + ")"
+		}
+		keyOf[k.Flag] = k.Name
+		switch k.Kind() {
+		case config.Bool:
+			v := fs.Bool(k.Flag, false, usage)
+			values[k.Flag] = func() []string { return []string{strconv.FormatBool(*v)} }
+		case config.List:
+			var v multiFlag
+			fs.Var(&v, k.Flag, usage)
+			values[k.Flag] = func() []string { return v }
+		default:
+			v := fs.String(k.Flag, "", usage)
+			values[k.Flag] = func() []string { return []string{*v} }
+		}
+	}
+	return func() []config.Setting {
+		var out []config.Setting
+		fs.Visit(func(f *flag.Flag) {
+			if get, ok := values[f.Name]; ok {
+				for _, v := range get() {
+					out = append(out, config.Setting{Key: keyOf[f.Name], Value: v})
+				}
+			}
+		})
+		return out
+	}
 }
 
 // failConfig prints every configuration problem, one per line.

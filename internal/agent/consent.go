@@ -35,12 +35,18 @@ type AskFunc func(ctx context.Context, caller bridge.Caller, op bridge.Operation
 // the user just refused is not asked again for DenyCooldown, so a page
 // cannot pester the user with dialogs.
 type Consent struct {
-	Admin        map[string]bridge.Grant // by subject: origin or "app:NAME"
-	Path         string                  // remembered decisions; "" keeps them in memory
-	Ask          AskFunc                 // nil: refuse whatever is not granted
-	DenyCooldown time.Duration           // default 1 minute
-	Audit        *audit.Log
-	Log          *slog.Logger
+	Admin map[string]bridge.Grant // by subject: origin or "app:NAME"
+	// Pages, when set, lists the origins of the agent's own pages (the
+	// demo page in simulate mode), which get PagePermissions on top of
+	// Admin. A function, not Admin entries, because those origins are
+	// known only once the agent listens, after the store is built.
+	Pages           func() []string
+	PagePermissions []string
+	Path            string        // remembered decisions; "" keeps them in memory
+	Ask             AskFunc       // nil: refuse whatever is not granted
+	DenyCooldown    time.Duration // default 1 minute
+	Audit           *audit.Log
+	Log             *slog.Logger
 
 	mu      sync.Mutex // guards the file and the maps
 	dialog  chan struct{}
@@ -76,7 +82,7 @@ func AdminOnly(op bridge.Operation) bool { return op.Kind == "proofs-all" }
 // Allow implements bridge.Consent.
 func (c *Consent) Allow(ctx context.Context, caller bridge.Caller, op bridge.Operation) error {
 	subject := caller.String()
-	if grants(c.Admin[subject], op) {
+	if grants(c.adminGrant(subject), op) {
 		return nil
 	}
 	if AdminOnly(op) {
@@ -138,6 +144,19 @@ func (c *Consent) Allow(ctx context.Context, caller bridge.Caller, op bridge.Ope
 	}
 	c.log().Info("consent given", "caller", subject, "op", op.Kind)
 	return nil
+}
+
+// adminGrant is what subject may do without asking: the administrator's
+// grants, plus PagePermissions when subject is one of the agent's pages.
+func (c *Consent) adminGrant(subject string) bridge.Grant {
+	g := c.Admin[subject]
+	if c.Pages != nil && slices.Contains(c.Pages(), subject) {
+		// A copy: appending to the shared Fields could write into Admin's
+		// array while another decision reads it.
+		g.Fields = slices.Clone(g.Fields)
+		g = mergeGrant(g, c.PagePermissions)
+	}
+	return g
 }
 
 // deny logs and audits a refusal and returns its error.

@@ -44,17 +44,17 @@ type Daemon struct {
 	// Ask asks consent; nil picks one from Config.ConsentPrompt.
 	Ask AskFunc
 
-	started   time.Time
-	hw        Hardware
-	sim       *simulator.Simulator
-	monitor   *Monitor
-	audit     *audit.Log
-	backend   *Backend
-	proofs    *Proofs
-	srv       *bridge.Server
-	tlsSrv    *bridge.Server // wss, when tls.listen is set
-	tokenPath string
-	trust     *eidfile.TrustStore
+	started time.Time
+	hw      Hardware
+	sim     *simulator.Simulator
+	monitor *Monitor
+	audit   *audit.Log
+	backend *Backend
+	proofs  *Proofs
+	consent *Consent
+	srv     *bridge.Server
+	tlsSrv  *bridge.Server // wss, when tls.listen is set
+	trust   *eidfile.TrustStore
 }
 
 // TokenFile is the name of the desktop-application token in the state
@@ -65,34 +65,78 @@ const TokenFile = "app-token"
 const LocalApp = "local"
 
 // Start opens everything and starts listening; Serve then runs until its
-// context ends. Errors leave nothing open.
+// context ends. Errors leave nothing open. Each step is a method below,
+// in the order they run: a later step uses what the earlier ones set.
 func (d *Daemon) Start() (err error) {
-	c := d.Config
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	d.started = time.Now()
-	cleanup := []func(){}
+	var undo []func() // closes what the steps opened, newest first, on failure
 	defer func() {
 		if err != nil {
-			for i := len(cleanup) - 1; i >= 0; i-- {
-				cleanup[i]()
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
 			}
 		}
 	}()
-	if err := privateDir(c.StateDir, d.Log); err != nil {
+	if err := privateDir(d.Config.StateDir, d.Log); err != nil {
 		return err
 	}
+	if err := d.loadTrust(); err != nil {
+		return err
+	}
+	if err := d.openHardware(); err != nil {
+		return err
+	}
+	if err := d.openAudit(); err != nil {
+		return err
+	}
+	if d.audit != nil {
+		undo = append(undo, func() { d.audit.Close() })
+	}
+	token, err := loadOrCreateToken(filepath.Join(d.Config.StateDir, TokenFile), d.Log)
+	if err != nil {
+		return err
+	}
+	d.backend = d.newBackend()
+	d.consent = d.newConsent()
+	counterOrigins := d.startCounter()
+	d.useDiskCache()
+	if err := d.openProofs(); err != nil {
+		return err
+	}
+	bc, err := d.bridgeConfig(token, counterOrigins)
+	if err != nil {
+		return err
+	}
+	if err := d.listen(bc); err != nil {
+		return err
+	}
+	undo = append(undo, func() { d.srv.Close() })
+	return d.listenTLS(bc)
+}
+
+// loadTrust builds the certificates the agent trusts: the system's eID
+// roots plus the configuration's trust_roots.
+func (d *Daemon) loadTrust() (err error) {
 	d.trust, err = eidfile.SystemTrustStore()
 	if err != nil {
 		d.Log.Warn("trust store", "err", err)
 	}
 	d.trust = d.trust.Clone()
-	for _, f := range c.TrustRoots {
+	for _, f := range d.Config.TrustRoots {
 		if err := d.trust.AddFile(f); err != nil {
 			return fmt.Errorf("trust_roots: %w", err)
 		}
 	}
+	return nil
+}
+
+// openHardware picks the readers (the built-in simulator, with its
+// starting card, or PC/SC) and the monitor that watches them.
+func (d *Daemon) openHardware() error {
+	c := d.Config
 	if c.Simulate {
 		d.sim = simulator.New(nil)
 		if c.SimulateProfile != "" {
@@ -106,23 +150,44 @@ func (d *Daemon) Start() (err error) {
 	}
 	d.monitor = NewMonitor(d.hw)
 	d.monitor.Log = d.Log
-	if c.AuditEnabled() && c.Audit.Path != "" {
-		d.audit, err = audit.Open(c.Audit.Path, audit.Options{MaxSize: int64(c.Audit.MaxSizeMB) << 20, Keep: c.Audit.Keep})
-		if err != nil {
-			return err
-		}
-		cleanup = append(cleanup, func() { d.audit.Close() })
-	}
-	token, err := loadOrCreateToken(filepath.Join(c.StateDir, TokenFile), d.Log)
-	if err != nil {
-		return err
-	}
-	d.tokenPath = filepath.Join(c.StateDir, TokenFile)
+	return nil
+}
 
+// openAudit opens the audit journal unless the configuration turns it
+// off (d.audit stays nil then).
+func (d *Daemon) openAudit() (err error) {
+	a := d.Config.Audit
+	if !d.Config.AuditEnabled() || a.Path == "" {
+		return nil
+	}
+	d.audit, err = audit.Open(a.Path, audit.Options{MaxSize: int64(a.MaxSizeMB) << 20, Keep: a.Keep})
+	return err
+}
+
+// newBackend assembles what answers the bridge's requests, and has it
+// follow the monitor's events.
+func (d *Daemon) newBackend() *Backend {
+	c := d.Config
 	prompt := d.Prompt
 	if prompt == nil {
 		prompt = d.pinPrompt()
 	}
+	// The agent's own pages may use the agent (bridge SelfOrigin); their
+	// http://127.0.0.1:PORT origin needs http allowed for tokens.
+	allowHTTP := c.AllowHTTPLoopbackOrigins || d.Pages != nil
+	b := &Backend{Prompt: prompt, Trust: d.trust, QueueTimeout: c.QueueTimeout.Duration, Version: d.Version,
+		Origin: webeid.OriginOptions{AllowHTTPLoopback: allowHTTP}, Hardware: d.hw, Monitor: d.monitor, Audit: d.audit, Log: d.Log, Cache: &Cache{}}
+	b.AttestLimits = AttestLimits{PerInsertion: c.Attestation.PerInsertion, PerOriginHourly: c.Attestation.PerOriginHourly}
+	d.monitor.OnEvent(b.noteEvent)
+	return b
+}
+
+// newConsent builds the consent store. Its administrator grants are the
+// configuration's, complete before the store exists and never changed
+// afterwards; the demo page's grant is a separate rule (Consent.Pages)
+// because its addresses are known only once the servers listen.
+func (d *Daemon) newConsent() *Consent {
+	c := d.Config
 	ask := d.Ask
 	if ask == nil {
 		ask = d.consentDialog()
@@ -131,27 +196,66 @@ func (d *Daemon) Start() (err error) {
 	for _, g := range c.Grants {
 		admin[g.Origin] = mergeGrant(admin[g.Origin], g.Permissions)
 	}
-	// The agent's own pages may use the agent (bridge SelfOrigin); their
-	// http://127.0.0.1:PORT origin needs http allowed for tokens.
-	allowHTTP := c.AllowHTTPLoopbackOrigins || d.Pages != nil
 	consent := &Consent{Admin: admin, Path: filepath.Join(c.StateDir, "consent.json"), Ask: ask, Audit: d.audit, Log: d.Log}
-	d.backend = &Backend{Prompt: prompt, Trust: d.trust, QueueTimeout: c.QueueTimeout.Duration, Version: d.Version,
-		Origin: webeid.OriginOptions{AllowHTTPLoopback: allowHTTP}, Hardware: d.hw, Monitor: d.monitor, Audit: d.audit, Log: d.Log, Cache: &Cache{}}
-	d.backend.AttestLimits = AttestLimits{PerInsertion: c.Attestation.PerInsertion, PerOriginHourly: c.Attestation.PerOriginHourly}
-	d.monitor.OnEvent(d.backend.noteEvent)
-	counterOrigins := d.startCounter()
-	if c.Cache.Disk && c.Cache.Dir != "" {
-		d.backend.Cache = &Cache{Dir: c.Cache.Dir}
+	if c.Simulate && d.Pages != nil {
+		// Nothing real to protect: the demo page runs without dialogs.
+		// The grant is for the page's exact origins (each address the
+		// agent holds, never a name such as localhost), and admission
+		// still needs the page key (bridge.Config.SelfOrigin). Outside
+		// simulate mode no loopback origin is granted anything: the
+		// agent's own page asks, like any origin.
+		consent.Pages = d.pageOrigins
+		consent.PagePermissions = config.Permissions
 	}
-	if c.Journal.Path != "" {
-		d.proofs = &Proofs{Path: c.Journal.Path, Retention: time.Duration(c.Journal.RetentionDays) * 24 * time.Hour, Audit: d.audit, Log: d.Log}
-		if n, err := d.proofs.Prune(clock.Now()); err != nil {
-			return fmt.Errorf("reading-proof journal: %w", err)
-		} else if n > 0 {
-			d.Log.Info("reading proofs past retention removed", "count", n)
+	return consent
+}
+
+// pageOrigins are the exact origins of the agent's own pages: each
+// address the ws:// and wss:// servers hold.
+func (d *Daemon) pageOrigins() []string {
+	var out []string
+	add := func(scheme string, s *bridge.Server) {
+		if s == nil {
+			return
 		}
-		d.backend.Proofs = d.proofs
+		for _, a := range s.Addrs() {
+			out = append(out, scheme+a.String())
+		}
 	}
+	add("http://", d.srv)
+	add("https://", d.tlsSrv)
+	return out
+}
+
+// useDiskCache keeps cached certificates and photos across restarts
+// when the configuration asks for it.
+func (d *Daemon) useDiskCache() {
+	if c := d.Config.Cache; c.Disk && c.Dir != "" {
+		d.backend.Cache = &Cache{Dir: c.Dir}
+	}
+}
+
+// openProofs opens the reading-proof journal, pruning what is past its
+// retention.
+func (d *Daemon) openProofs() error {
+	j := d.Config.Journal
+	if j.Path == "" {
+		return nil
+	}
+	d.proofs = &Proofs{Path: j.Path, Retention: time.Duration(j.RetentionDays) * 24 * time.Hour, Audit: d.audit, Log: d.Log}
+	if n, err := d.proofs.Prune(clock.Now()); err != nil {
+		return fmt.Errorf("reading-proof journal: %w", err)
+	} else if n > 0 {
+		d.Log.Info("reading proofs past retention removed", "count", n)
+	}
+	d.backend.Proofs = d.proofs
+	return nil
+}
+
+// bridgeConfig is the websocket server's configuration: the ws:// one;
+// listenTLS derives the wss:// one from it.
+func (d *Daemon) bridgeConfig(token string, counterOrigins []string) (bridge.Config, error) {
+	c := d.Config
 	bc := bridge.Config{
 		Listen:                   c.Listen,
 		AllowedOrigins:           dedupe(append(c.AllowedOrigins, counterOrigins...)),
@@ -161,7 +265,7 @@ func (d *Daemon) Start() (err error) {
 		Limits: bridge.Limits{MaxConnections: c.Limits.MaxConnections, RequestsPerSec: c.Limits.RequestsPerSecond,
 			MaxMessageSize: c.Limits.MaxMessageBytes, IdleTimeout: c.Limits.IdleTimeout.Duration},
 		Backend: d.backend,
-		Consent: consent,
+		Consent: d.consent,
 		Version: d.Version,
 		Status:  d,
 		Log:     d.Log,
@@ -177,7 +281,7 @@ func (d *Daemon) Start() (err error) {
 		if d.sim != nil {
 			certs, err := simulator.TestCertificates()
 			if err != nil {
-				return err
+				return bc, err
 			}
 			for _, c := range certs {
 				pt.Add(c)
@@ -185,47 +289,38 @@ func (d *Daemon) Start() (err error) {
 		}
 		bc.Pages = d.Pages(pt)
 	}
-	d.srv, err = bridge.New(bc)
-	if err != nil {
+	return bc, nil
+}
+
+// listen opens the ws:// server's listeners.
+func (d *Daemon) listen(bc bridge.Config) (err error) {
+	if d.srv, err = bridge.New(bc); err != nil {
 		return err
 	}
 	if err := d.srv.Listen(); err != nil {
+		return bridge.ExplainListenError(err, bc.Listen)
+	}
+	return nil
+}
+
+// listenTLS opens wss:// when tls.listen is set, for browsers that refuse
+// ws:// from https pages (Safari): a second server, same everything, over
+// TLS.
+func (d *Daemon) listenTLS(bc bridge.Config) (err error) {
+	c := d.Config.TLS
+	if len(c.Listen) == 0 {
+		return nil
+	}
+	tc, err := tlsConfig(c)
+	if err != nil {
+		return err
+	}
+	bc.Listen, bc.TLS = c.Listen, tc
+	if d.tlsSrv, err = bridge.New(bc); err != nil {
+		return err
+	}
+	if err := d.tlsSrv.Listen(); err != nil {
 		return bridge.ExplainListenError(err, c.Listen)
-	}
-	cleanup = append(cleanup, func() { d.srv.Close() })
-	if len(c.TLS.Listen) > 0 {
-		// wss:// for browsers that refuse ws:// from https pages
-		// (Safari): a second server, same everything, over TLS.
-		tc, err := tlsConfig(c.TLS)
-		if err != nil {
-			return err
-		}
-		tbc := bc
-		tbc.Listen, tbc.TLS = c.TLS.Listen, tc
-		if d.tlsSrv, err = bridge.New(tbc); err != nil {
-			return err
-		}
-		if err := d.tlsSrv.Listen(); err != nil {
-			return bridge.ExplainListenError(err, c.TLS.Listen)
-		}
-	}
-	if c.Simulate && d.Pages != nil {
-		// Nothing real to protect: the demo page runs without dialogs.
-		// The grant is for the page's exact origins (each address the
-		// agent holds, never a name such as localhost), and admission
-		// still needs the page key (bridge.Config.SelfOrigin). Outside
-		// simulate mode no loopback origin is granted anything: the
-		// agent's own page asks, like any origin.
-		grant := func(scheme string, addrs []net.Addr) {
-			for _, a := range addrs {
-				o := scheme + a.String()
-				admin[o] = mergeGrant(admin[o], config.Permissions)
-			}
-		}
-		grant("http://", d.srv.Addrs())
-		if d.tlsSrv != nil {
-			grant("https://", d.tlsSrv.Addrs())
-		}
 	}
 	return nil
 }
@@ -266,31 +361,7 @@ func tlsConfig(c config.TLS) (*tls.Config, error) {
 // grace to finish (or is cancelled), clients are closed with a close
 // frame, the journals are closed.
 func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
-	mctx, stopMonitor := context.WithCancel(context.Background())
-	monitorDone := make(chan struct{})
-	go func() {
-		defer close(monitorDone)
-		if err := d.monitor.Run(mctx); err != nil && mctx.Err() == nil {
-			d.Log.Error("reader monitor stopped", "err", err)
-		}
-	}()
-	if d.proofs != nil && d.proofs.Retention > 0 {
-		// An agent may run for months: prune the journal daily too.
-		go func() {
-			t := time.NewTicker(24 * time.Hour)
-			defer t.Stop()
-			for {
-				select {
-				case <-mctx.Done():
-					return
-				case now := <-t.C:
-					if _, err := d.proofs.Prune(now); err != nil {
-						d.Log.Error("reading-proof journal prune", "err", err)
-					}
-				}
-			}
-		}()
-	}
+	stopBackground := d.startBackground()
 	errc := make(chan error, 2)
 	go func() { errc <- d.srv.Serve() }()
 	if d.tlsSrv != nil {
@@ -313,8 +384,7 @@ func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
 			serveErr = err
 		}
 	}
-	stopMonitor()
-	<-monitorDone
+	stopBackground()
 	d.backend.Close()
 	if d.audit != nil {
 		d.audit.Close()
@@ -324,6 +394,44 @@ func (d *Daemon) Serve(ctx context.Context, grace time.Duration) error {
 		serveErr = nil
 	}
 	return serveErr
+}
+
+// startBackground starts what runs beside the servers: the reader monitor
+// and the journal's daily pruning. stop ends them and waits for the
+// monitor.
+func (d *Daemon) startBackground() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	monitorDone := make(chan struct{})
+	go func() {
+		defer close(monitorDone)
+		if err := d.monitor.Run(ctx); err != nil && ctx.Err() == nil {
+			d.Log.Error("reader monitor stopped", "err", err)
+		}
+	}()
+	if d.proofs != nil && d.proofs.Retention > 0 {
+		go d.pruneDaily(ctx)
+	}
+	return func() {
+		cancel()
+		<-monitorDone
+	}
+}
+
+// pruneDaily prunes the reading-proof journal once a day until ctx ends:
+// an agent may run for months.
+func (d *Daemon) pruneDaily(ctx context.Context) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if _, err := d.proofs.Prune(now); err != nil {
+				d.Log.Error("reading-proof journal prune", "err", err)
+			}
+		}
+	}
 }
 
 // AgentStatus is the agent part of the status answer (bridge adds the

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -64,9 +65,9 @@ type Config struct {
 	// Sources lists the files this configuration was read from.
 	Sources []string `toml:"-"`
 
-	// policyAttestation is what the policy file set, a ceiling for the
-	// user's file.
-	policyAttestation Attestation
+	// ceilings are the policy's values of Ceiling keys, by name: the
+	// user's file can only lower them.
+	ceilings map[string]int64
 }
 
 // Grant pre-approves what an origin (or "app:NAME") may do.
@@ -172,22 +173,16 @@ var Permissions = []string{"card", "identity", "address", "photo", "photoSha256"
 // only the caller's own.
 var AdminPermissions = []string{"proofs-all"}
 
-// Defaults returns the configuration with every default filled in.
+// Defaults returns the configuration with every default filled in
+// (Keys).
 func Defaults() *Config {
-	return &Config{
-		Listen:          []string{"127.0.0.1:8877"},
-		SimulateProfile: "citizen-1.8",
-		PINPrompt:       "auto",
-		ConsentPrompt:   "auto",
-		QueueTimeout:    Duration{30 * time.Second},
-		LogLevel:        "info",
-		LogFormat:       "auto",
-		Audit:           Audit{MaxSizeMB: 10, Keep: 5},
-		Journal:         Journal{RetentionDays: 400},
-		Scanner:         Scanner{Baud: 9600},
-		Limits:          Limits{MaxConnections: 64, RequestsPerSecond: 20, MaxMessageBytes: 8 << 10, IdleTimeout: Duration{10 * time.Minute}},
-		Attestation:     Attestation{PerInsertion: 5, PerOriginHourly: 30},
+	c := &Config{}
+	for _, k := range Keys() {
+		if k.def != nil {
+			fieldOf(c, k.Name).Set(reflect.ValueOf(k.def))
+		}
 	}
+	return c
 }
 
 // ErrInvalid is wrapped by every error about a configuration's content.
@@ -282,8 +277,12 @@ func DefaultStateDir() string {
 
 // Load reads the policy file (if it exists), then the user's file at path
 // ("" = DefaultPath; a missing default file is no error, a missing named
-// one is), then the environment. Flags are the caller's to apply last.
-func Load(path string) (*Config, error) {
+// one is), then the environment, then flags (the command line's
+// settings). Precedence is that order, the last winning, except for
+// what the policy adds to or caps (Key.Add, Key.Ceiling). The paths
+// derived from the state folder are filled in last, so an explicit
+// audit.path or journal.path from any source wins over them.
+func Load(path string, flags ...Setting) (*Config, error) {
 	c := Defaults()
 	if err := c.mergeFile(PolicyPath(), true, true); err != nil {
 		return nil, err
@@ -299,6 +298,11 @@ func Load(path string) (*Config, error) {
 	}
 	if err := c.applyEnv(); err != nil {
 		return nil, err
+	}
+	if len(flags) > 0 {
+		if err := c.applyFlags(flags); err != nil {
+			return nil, err
+		}
 	}
 	c.fillPaths()
 	return c, nil
@@ -330,13 +334,6 @@ func IsPolicyFile(path string) bool {
 	return isPolicyPath(path)
 }
 
-// policyKeys are what the administrator's policy may set.
-var policyKeys = []string{"allowed_origins", "grant", "allow_http_loopback_origins", "attestation", "counter"}
-
-// policyOnly are the keys only the policy may set: a page, or a user
-// talked into editing a file, must not turn counter mode on.
-var policyOnly = []string{"counter"}
-
 func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) && missingOK {
@@ -354,6 +351,7 @@ func (c *Config) mergeFile(path string, missingOK, policy bool) error {
 		}
 		problems = append(problems, f.validate(path, data)...)
 	}
+	policyKeys, policyOnly := policyKeys()
 	for _, k := range keysOf(data) {
 		top, _, _ := strings.Cut(k.name, ".")
 		switch {
@@ -412,73 +410,11 @@ func (c *Config) merge(f *Config, data []byte, policy bool) {
 	for _, k := range keysOf(data) {
 		present[k.name] = true
 	}
-	if policy {
-		// The administrator's list adds to the user's; it cannot be
-		// narrowed by the user file, only extended.
-		c.AllowedOrigins = append(c.AllowedOrigins, f.AllowedOrigins...)
-		c.Grants = append(c.Grants, f.Grants...)
-		c.Counters = append(c.Counters, f.Counters...)
-		c.AllowHTTPLoopbackOrigins = c.AllowHTTPLoopbackOrigins || f.AllowHTTPLoopbackOrigins
-		// The administrator's chip budget is a ceiling the user's file
-		// cannot raise (see the user branch below).
-		if present["attestation.per_insertion"] {
-			c.Attestation.PerInsertion = f.Attestation.PerInsertion
-			c.policyAttestation.PerInsertion = f.Attestation.PerInsertion
-		}
-		if present["attestation.per_origin_hourly"] {
-			c.Attestation.PerOriginHourly = f.Attestation.PerOriginHourly
-			c.policyAttestation.PerOriginHourly = f.Attestation.PerOriginHourly
-		}
-		return
-	}
-	set := func(key string, apply func()) {
-		if present[key] {
-			apply()
+	for _, k := range Keys() {
+		if present[k.Name] && (k.Policy || !policy) {
+			c.mergeKey(k, f, policy)
 		}
 	}
-	set("listen", func() { c.Listen = f.Listen })
-	set("allowed_origins", func() { c.AllowedOrigins = append(c.AllowedOrigins, f.AllowedOrigins...) })
-	set("allow_http_loopback_origins", func() { c.AllowHTTPLoopbackOrigins = f.AllowHTTPLoopbackOrigins })
-	set("grant", func() { c.Grants = append(c.Grants, f.Grants...) })
-	set("simulate", func() { c.Simulate = f.Simulate })
-	set("simulate_profile", func() { c.SimulateProfile = f.SimulateProfile })
-	set("trust_roots", func() { c.TrustRoots = f.TrustRoots })
-	set("pin_prompt", func() { c.PINPrompt = f.PINPrompt })
-	set("pinentry_program", func() { c.PinentryProgram = f.PinentryProgram })
-	set("consent_prompt", func() { c.ConsentPrompt = f.ConsentPrompt })
-	set("queue_timeout", func() { c.QueueTimeout = f.QueueTimeout })
-	set("log_level", func() { c.LogLevel = f.LogLevel })
-	set("log_format", func() { c.LogFormat = f.LogFormat })
-	set("state_dir", func() { c.StateDir = f.StateDir })
-	set("audit.enabled", func() { c.Audit.Enabled = f.Audit.Enabled })
-	set("audit.path", func() { c.Audit.Path = f.Audit.Path })
-	set("audit.max_size_mb", func() { c.Audit.MaxSizeMB = f.Audit.MaxSizeMB })
-	set("audit.keep", func() { c.Audit.Keep = f.Audit.Keep })
-	set("cache.disk", func() { c.Cache.Disk = f.Cache.Disk })
-	set("cache.dir", func() { c.Cache.Dir = f.Cache.Dir })
-	set("journal.path", func() { c.Journal.Path = f.Journal.Path })
-	set("journal.retention_days", func() { c.Journal.RetentionDays = f.Journal.RetentionDays })
-	set("scanner.device", func() { c.Scanner.Device = f.Scanner.Device })
-	set("scanner.baud", func() { c.Scanner.Baud = f.Scanner.Baud })
-	set("tls.listen", func() { c.TLS.Listen = f.TLS.Listen })
-	set("tls.cert", func() { c.TLS.Cert = f.TLS.Cert })
-	set("tls.key", func() { c.TLS.Key = f.TLS.Key })
-	set("limits.max_connections", func() { c.Limits.MaxConnections = f.Limits.MaxConnections })
-	set("limits.requests_per_second", func() { c.Limits.RequestsPerSecond = f.Limits.RequestsPerSecond })
-	set("limits.max_message_bytes", func() { c.Limits.MaxMessageBytes = f.Limits.MaxMessageBytes })
-	set("limits.idle_timeout", func() { c.Limits.IdleTimeout = f.Limits.IdleTimeout })
-	ceiling := func(v, policy int) int {
-		if policy > 0 && v > policy {
-			return policy
-		}
-		return v
-	}
-	set("attestation.per_insertion", func() {
-		c.Attestation.PerInsertion = ceiling(f.Attestation.PerInsertion, c.policyAttestation.PerInsertion)
-	})
-	set("attestation.per_origin_hourly", func() {
-		c.Attestation.PerOriginHourly = ceiling(f.Attestation.PerOriginHourly, c.policyAttestation.PerOriginHourly)
-	})
 }
 
 // Environment variables, applied after the files.
@@ -493,32 +429,54 @@ const (
 
 func (c *Config) applyEnv() error {
 	var ps []Problem
-	if v := os.Getenv(EnvListen); v != "" {
-		c.Listen = splitList(v)
-	}
-	if v := os.Getenv(EnvAllowedOrigins); v != "" {
-		c.AllowedOrigins = append(c.AllowedOrigins, splitList(v)...)
-	}
-	if v := os.Getenv(EnvLogLevel); v != "" {
-		c.LogLevel = v
-	}
-	if v := os.Getenv(EnvLogFormat); v != "" {
-		c.LogFormat = v
-	}
-	if v := os.Getenv(EnvStateDir); v != "" {
-		c.StateDir = v
-	}
-	if v := os.Getenv(EnvSimulate); v != "" {
-		switch strings.ToLower(v) {
-		case "1", "true", "yes":
-			c.Simulate = true
-		case "0", "false", "no":
-			c.Simulate = false
-		default:
-			ps = append(ps, Problem{File: "environment", Key: EnvSimulate, Message: "want 1 or 0"})
+	for _, k := range Keys() {
+		v := os.Getenv(k.Env)
+		if k.Env == "" || v == "" {
+			continue
+		}
+		values := []string{v}
+		if k.Kind() == List {
+			values = splitList(v)
+		}
+		if err := c.set(k, values); err != nil {
+			ps = append(ps, Problem{File: "environment", Key: k.Env, Message: err.Error()})
 		}
 	}
 	ps = append(ps, c.Validate("environment")...)
+	if len(ps) > 0 {
+		return &Error{Problems: ps}
+	}
+	return nil
+}
+
+// applyFlags applies the command line's settings. An empty Text value
+// sets nothing, as an empty environment variable does.
+func (c *Config) applyFlags(flags []Setting) error {
+	var ps []Problem
+	keys := Keys()
+	for _, k := range keys {
+		if k.Flag == "" {
+			continue
+		}
+		var values []string
+		for _, s := range flags {
+			if s.Key == k.Name && (s.Value != "" || k.Kind() != Text) {
+				values = append(values, s.Value)
+			}
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if err := c.set(k, values); err != nil {
+			ps = append(ps, Problem{File: "flags", Key: "--" + k.Flag, Message: err.Error()})
+		}
+	}
+	for _, s := range flags {
+		if !slices.ContainsFunc(keys, func(k Key) bool { return k.Name == s.Key && k.Flag != "" }) {
+			ps = append(ps, Problem{File: "flags", Key: s.Key, Message: "not a key a flag sets"})
+		}
+	}
+	ps = append(ps, c.Validate("flags")...)
 	if len(ps) > 0 {
 		return &Error{Problems: ps}
 	}

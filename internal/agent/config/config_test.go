@@ -27,8 +27,10 @@ func isolate(t *testing.T) {
 	t.Setenv("EID_AGENT_CONFIG", "")
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
 	t.Setenv("XDG_STATE_HOME", filepath.Join(dir, "state"))
-	for _, k := range []string{EnvListen, EnvAllowedOrigins, EnvLogLevel, EnvLogFormat, EnvSimulate, EnvStateDir} {
-		t.Setenv(k, "")
+	for _, k := range Keys() {
+		if k.Env != "" {
+			t.Setenv(k.Env, "")
+		}
 	}
 }
 
