@@ -134,7 +134,7 @@ func (c *Counter) drop(reader string) {
 	}
 	c.mu.Unlock()
 	for _, s := range tell {
-		s.send("card-removed", bridge.CardEvent{Reader: reader})
+		s.send(string(bridge.EventCardRemoved), bridge.CardEvent{Reader: reader})
 	}
 }
 
