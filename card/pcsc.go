@@ -118,7 +118,7 @@ func (c *Context) appletVersion(reader string) string {
 		return ""
 	}
 	defer card.Close()
-	data, err := card.GetCardData()
+	data, err := card.ReadCardData()
 	if err != nil {
 		return ""
 	}

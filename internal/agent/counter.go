@@ -320,7 +320,7 @@ func (c *Counter) attestLater(reader string, h *heldCard, s *counterSession, non
 			return attestOutcome{err: err}
 		}
 		defer cd.Close()
-		cdata, err := cd.GetCardData()
+		cdata, err := cd.ReadCardData()
 		if err != nil {
 			return attestOutcome{err: err}
 		}

@@ -107,7 +107,7 @@ func (b *Backend) detectApplet(ctx context.Context, reader string, insertion uin
 			return err
 		}
 		defer c.Close()
-		raw, err := c.GetCardData()
+		raw, err := c.ReadCardData()
 		if err != nil {
 			return err
 		}
