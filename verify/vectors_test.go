@@ -11,12 +11,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"flag"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/eid-agent/eid-agent/internal/testkit"
 
 	"github.com/eid-agent/eid-agent/bridge/webeid"
 	"github.com/eid-agent/eid-agent/internal/lab"
@@ -35,10 +36,8 @@ import (
 //
 // (PS256 adds -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:digest;
 // ES384 uses -sha384 with the EC key, and the DER signature is written as
-// raw r||s, as JWS does.) go test -run Vectors -update remakes the file
-// with openssl.
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden (needs openssl)")
+// raw r||s, as JWS does.) go test -run Vectors -update (testkit's flag)
+// remakes the file with openssl.
 
 const (
 	vectorOrigin = "https://eid-verify.example:8443"
@@ -169,7 +168,7 @@ const vectorsGolden = "testdata/vectors.golden"
 
 func loadVectors(t *testing.T) []vector {
 	t.Helper()
-	if *update {
+	if testkit.Updating() {
 		var vs []vector
 		for _, s := range vectorSpecs {
 			vs = append(vs, opensslVector(t, s.alg, s.key, s.cert))

@@ -1,5 +1,5 @@
 // Package testkit holds what the tests of several packages need alike:
-// golden files and checking a signature. Only tests import it. It builds
+// golden files, checking a signature, a settable clock. Only tests import it. It builds
 // without cgo, unlike internal/lab (the PC/SC lab).
 package testkit
 
