@@ -1,6 +1,8 @@
 module github.com/eid-agent/eid-agent
 
-go 1.26.8
+go 1.26.0
+
+toolchain go1.26.8
 
 require (
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25

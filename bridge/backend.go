@@ -44,22 +44,46 @@ type InstantReaders interface {
 	ReadersNow() ([]ReaderInfo, bool)
 }
 
+// CardKind is what a reader holds, in ReaderInfo and CardEvent.
+type CardKind string
+
+// Kinds of card a reader can hold.
+const (
+	CardNone    CardKind = "none"    // no card
+	CardBELPIC  CardKind = "belpic"  // a Belgian eID (BELPIC applet)
+	CardUnknown CardKind = "unknown" // some other card
+)
+
 // ReaderInfo describes one reader; no personal data.
 type ReaderInfo struct {
-	Name string `json:"name"`
-	// Card: "none", "belpic" or "unknown".
-	Card          string `json:"card"`
-	AppletVersion string `json:"appletVersion,omitempty"`
-	PINPad        bool   `json:"pinPad"`
+	Name          string   `json:"name"`
+	Card          CardKind `json:"card"` // CardNone, CardBELPIC or CardUnknown
+	AppletVersion string   `json:"appletVersion,omitempty"`
+	PINPad        bool     `json:"pinPad"`
 }
 
-// CardEvent is a reader or card change: Type is reader-added,
-// reader-removed, card-inserted or card-removed.
+// CardEventType is the kind of a CardEvent: the name of the event a
+// subscribed client receives.
+type CardEventType string
+
+// Kinds of CardEvent.
+const (
+	EventReaderAdded   CardEventType = "reader-added"
+	EventReaderRemoved CardEventType = "reader-removed"
+	EventCardInserted  CardEventType = "card-inserted"
+	EventCardRemoved   CardEventType = "card-removed"
+	// EventServiceDown and EventServiceUp: the PC/SC service stopped (or
+	// is not running) and came back; they name no reader.
+	EventServiceDown CardEventType = "service-down"
+	EventServiceUp   CardEventType = "service-up"
+)
+
+// CardEvent is a reader or card change.
 type CardEvent struct {
-	Type   string `json:"-"`
-	Reader string `json:"reader,omitempty"`
-	// Card is set on card-inserted: "belpic" or "unknown".
-	Card string `json:"card,omitempty"`
+	Type   CardEventType `json:"-"`
+	Reader string        `json:"reader,omitempty"`
+	// Card is set on card-inserted: CardBELPIC or CardUnknown.
+	Card CardKind `json:"card,omitempty"`
 }
 
 // Caller says who asked, as the bridge established it: a web origin

@@ -103,7 +103,7 @@ func handleCounter(ctx context.Context, c *conn, req *Request) (any, *Error) {
 		return cc.pairing, nil
 	}
 	push := func(event string, data any) {
-		if event == "card-removed" {
+		if event == string(EventCardRemoved) {
 			// A subscribed connection has its card-removed from the
 			// subscription (sent after the counter dropped the data).
 			c.subMu.Lock()

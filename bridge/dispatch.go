@@ -131,7 +131,7 @@ func handleSubscribe(ctx context.Context, c *conn, req *Request) (any, *Error) {
 				if !ok {
 					return
 				}
-				c.event(ev.Type, ev)
+				c.event(string(ev.Type), ev)
 			case <-c.ctx.Done():
 				return
 			}

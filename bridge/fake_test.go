@@ -82,7 +82,7 @@ func (f *fakeBackend) Subscribe(ctx context.Context) (<-chan bridge.CardEvent, e
 	go func() {
 		defer f.subEnded.Add(1)
 		defer close(ch)
-		ev := bridge.CardEvent{Type: "card-inserted", Reader: "Virtual Reader 0", Card: "belpic"}
+		ev := bridge.CardEvent{Type: bridge.EventCardInserted, Reader: "Virtual Reader 0", Card: bridge.CardBELPIC}
 		if f.flood {
 			ev.Reader = strings.Repeat("R", 4000)
 		}

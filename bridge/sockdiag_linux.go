@@ -33,9 +33,9 @@ func linuxPeerUID(local, remote netip.AddrPort) (int, error) {
 // order except ports and addresses, which are in network order).
 const (
 	nlmsgHdrLen       = 16
-	inetDiagReqV2Len  = 56 // family, protocol, ext, pad, states, sockid (48)
-	inetDiagSockIDLen = 48 // sport, dport, src[16], dst[16], if, cookie[2]
-	inetDiagMsgLen    = 72 // family, state, timer, retrans, sockid, expires, rqueue, wqueue, uid, inode
+	inetDiagReqV2Len  = 56                         // family, protocol, ext, pad, states, sockid (48)
+	inetDiagSockIDLen = 48                         // sport, dport, src[16], dst[16], if, cookie[2]
+	inetDiagMsgLen    = 72                         // family, state, timer, retrans, sockid, expires, rqueue, wqueue, uid, inode
 	inetDiagUIDOffset = 4 + inetDiagSockIDLen + 12 // the inode follows
 	inetDiagNoCookie  = 0xFFFFFFFF
 )

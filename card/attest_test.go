@@ -106,7 +106,7 @@ func TestReadFilesAndChallenge(t *testing.T) {
 			t.Errorf("%d INTERNAL AUTHENTICATE sent", n)
 		}
 		c17, _, _ := newSigner(t, preset(t, "citizen-1.7"))
-		if _, err := c17.GetCardData(); err != nil {
+		if _, err := c17.ReadCardData(); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := c17.InternalAuthenticate(make([]byte, 48)); !errors.Is(err, card.ErrNoBasicKey) {

@@ -116,7 +116,7 @@ func readBaseline(c *Card) (*eidfile.Files, error) {
 	f := &eidfile.Files{}
 	err := c.withTransaction(func() error {
 		var err error
-		if f.CardData, err = c.GetCardData(); err != nil {
+		if f.CardData, err = c.ReadCardData(); err != nil {
 			return err
 		}
 		for _, it := range []struct {

@@ -152,7 +152,7 @@ func TestCachedCertificateRenewed(t *testing.T) {
 // hexSerial is the chip serial part of a certificate cache key.
 func hexSerial(p *virtual.Profile) string {
 	c, _ := newInProcess(p)
-	cd, err := c.GetCardData()
+	cd, err := c.ReadCardData()
 	if err != nil {
 		panic(err)
 	}

@@ -7,7 +7,7 @@
 //   - Files and Decode: the card's raw files, and their parsing into a
 //     Reading (the JSON contract of the agent). Pure functions; the public
 //     test-card dumps go through them without any card. They live in
-//     package card/eidfile (no PC/SC, no cgo) and are re-exported here.
+//     package card/eidfile (no PC/SC, no cgo); Card.Read returns its types.
 //   - Verify and TrustStore: the National Register (RRN) signatures over the
 //     identity and address files, the photo and basic-key hashes, and the
 //     RRN certificate's chain to a Belgian root.

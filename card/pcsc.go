@@ -32,17 +32,20 @@ func NewContext() (*Context, error) {
 // Release closes the connection to the PC/SC service.
 func (c *Context) Release() error { return c.ctx.Release() }
 
-// Kinds of card a reader can hold, as reported by Readers.
+// Kind is what a reader holds, as reported by Readers.
+type Kind string
+
+// Kinds of card a reader can hold.
 const (
-	KindNone    = "none"    // no card
-	KindBELPIC  = "belpic"  // a Belgian eID (BELPIC applet)
-	KindUnknown = "unknown" // some other card
+	KindNone    Kind = "none"    // no card
+	KindBELPIC  Kind = "belpic"  // a Belgian eID (BELPIC applet)
+	KindUnknown Kind = "unknown" // some other card
 )
 
 // ReaderStatus is what a reader holds.
 type ReaderStatus struct {
 	Name          string
-	Kind          string // KindNone, KindBELPIC or KindUnknown
+	Kind          Kind // KindNone, KindBELPIC or KindUnknown
 	ATR           []byte
 	AppletVersion string // "1.1", "1.7", "1.8" for a BELPIC card that answered GET CARD DATA
 	InUse         bool   // another program holds the card exclusively
@@ -115,7 +118,7 @@ func (c *Context) appletVersion(reader string) string {
 		return ""
 	}
 	defer card.Close()
-	data, err := card.GetCardData()
+	data, err := card.ReadCardData()
 	if err != nil {
 		return ""
 	}

@@ -39,7 +39,7 @@ func insert(t testing.TB, ctx *card.Context, slot lab.Slot, vc *virtual.Card) *v
 
 // waitKind polls the reader until it holds kind. pcscd polls presence every
 // 400 ms, so a change shows within about half a second.
-func waitKind(t testing.TB, ctx *card.Context, reader, kind string) {
+func waitKind(t testing.TB, ctx *card.Context, reader string, kind card.Kind) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

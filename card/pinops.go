@@ -92,7 +92,7 @@ func pinBlock(pin []byte) ([]byte, error) {
 // per session (ref §1.2: the only way to tell 1.1 from 1.7).
 func (c *Card) applet() (byte, error) {
 	if len(c.cardData) < 28 {
-		if _, err := c.GetCardData(); err != nil {
+		if _, err := c.ReadCardData(); err != nil {
 			return 0, err
 		}
 	}

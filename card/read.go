@@ -39,9 +39,10 @@ type ReadOptions struct {
 	Now time.Time
 }
 
-// GetCardData sends GET CARD DATA (80 E4 00 00 1C, ref §5) and returns the
-// raw response. A card that does not know the command is not a BELPIC card.
-func (c *Card) GetCardData() ([]byte, error) {
+// ReadCardData sends GET CARD DATA (80 E4 00 00 1C, ref §5) and returns the
+// raw response, which CardData keeps. A card that does not know the command
+// is not a BELPIC card.
+func (c *Card) ReadCardData() ([]byte, error) {
 	data, err := c.command("GET CARD DATA", []byte{claBelpic, insGetCardData, 0x00, 0x00, 0x1C})
 	if err != nil {
 		if _, ok := err.(*StatusError); ok {
@@ -57,8 +58,9 @@ func (c *Card) GetCardData() ([]byte, error) {
 	return data, nil
 }
 
-// CardData returns the card's last GET CARD DATA answer (nil before the
-// first), so a caller need not ask the card again.
+// CardData returns a copy of the card's last GET CARD DATA answer, as
+// ReadCardData (or a read) got it, without asking the card: nil before the
+// first.
 func (c *Card) CardData() []byte { return append([]byte(nil), c.cardData...) }
 
 // ReadFiles reads the card's files inside one transaction. Either every
@@ -82,7 +84,7 @@ func (c *Card) readFiles(parts Parts, cache FileCache, then func(f *eidfile.File
 	f := &eidfile.Files{ATR: c.ATR()}
 	err := c.withTransaction(func() error {
 		var err error
-		if f.CardData, err = c.GetCardData(); err != nil {
+		if f.CardData, err = c.ReadCardData(); err != nil {
 			return err
 		}
 		type item struct {

@@ -106,3 +106,94 @@ func referenceOutline(t *testing.T, path string) (map[string]bool, int) {
 	}
 	return sections, items
 }
+
+var (
+	// "ISI+ §4", "ISI+ §1.3, §6 question 2", "ISI+ §0 point 4 and §3.4"
+	isiRE     = regexp.MustCompile(`ISI\+ §\d+(?:\.\d+)*(?:(?:, | and | / )§\d+(?:\.\d+)*(?: (?:step|point|question) \d+)?)*(?: (?:step|point|question) \d+)?`)
+	isiPartRE = regexp.MustCompile(`§(\d+(?:\.\d+)*)(?: (?:step|point|question) (\d+))?`)
+	isiHeadRE = regexp.MustCompile(`^### §(\d+(?:\.\d+)*) `)
+)
+
+// TestISIReferencesResolve: every "ISI+ §N" (and "§N step M", "point M",
+// "question M") in the code and docs names a section, and an item of its
+// numbered list, of the ISI+ reference in docs/isi-and-proofs.md.
+func TestISIReferencesResolve(t *testing.T) {
+	root := ".."
+	items := isiOutline(t, filepath.Join(root, "docs", "isi-and-proofs.md"))
+	var refs int
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); n == "node_modules" || n == "testdata" || (strings.HasPrefix(n, ".") && path != root) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".md", ".js", ".ts", ".sh":
+		default:
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			for _, cite := range isiRE.FindAllString(line, -1) {
+				for _, m := range isiPartRE.FindAllStringSubmatch(cite, -1) {
+					refs++
+					n, ok := items[m[1]]
+					if !ok {
+						t.Errorf("%s:%d: ISI+ §%s is not a section of the ISI+ reference", path, i+1, m[1])
+						continue
+					}
+					if k, err := strconv.Atoi(m[2]); m[2] != "" && (err != nil || k < 1 || k > n) {
+						t.Errorf("%s:%d: ISI+ §%s has no item %s (%d items)", path, i+1, m[1], m[2], n)
+					}
+				}
+			}
+			if strings.Contains(line, "isi-plus-and-reading"+"-proofs") { // the document outside the repository
+				t.Errorf("%s:%d: points outside the repository; cite the ISI+ reference in docs/isi-and-proofs.md", path, i+1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs < 30 {
+		t.Errorf("only %d ISI+ references found: is the walk looking in the right place?", refs)
+	}
+}
+
+// isiOutline returns the sections of the ISI+ reference with the number of
+// items of each one's numbered list.
+func isiOutline(t *testing.T, path string) map[string]int {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ref, ok := strings.Cut(string(data), "\n## ISI+ reference\n")
+	if !ok {
+		t.Fatalf("%s has no ISI+ reference section", path)
+	}
+	items := map[string]int{}
+	section := ""
+	for _, line := range strings.Split(ref, "\n") {
+		if strings.HasPrefix(line, "## ") {
+			break
+		}
+		if m := isiHeadRE.FindStringSubmatch(line); m != nil {
+			section = m[1]
+			items[section] = 0
+			continue
+		}
+		if m := listRE.FindStringSubmatch(line); m != nil && section != "" {
+			items[section], _ = strconv.Atoi(m[1])
+		}
+	}
+	return items
+}

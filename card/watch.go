@@ -11,18 +11,21 @@ import (
 	"github.com/ebfe/scard"
 )
 
+// EventType is the kind of an Event.
+type EventType string
+
 // Kinds of Event.
 const (
-	EventReaderAdded   = "reader-added"
-	EventReaderRemoved = "reader-removed"
-	EventCardInserted  = "card-inserted"
-	EventCardRemoved   = "card-removed"
-	EventServiceDown   = "service-down" // pcscd stopped or not running; Watch keeps trying
-	EventServiceUp     = "service-up"
+	EventReaderAdded   EventType = "reader-added"
+	EventReaderRemoved EventType = "reader-removed"
+	EventCardInserted  EventType = "card-inserted"
+	EventCardRemoved   EventType = "card-removed"
+	EventServiceDown   EventType = "service-down" // pcscd stopped or not running; Watch keeps trying
+	EventServiceUp     EventType = "service-up"
 	// EventSynced follows the initial state (after service-up, the
 	// reader-added and card-inserted events of what is there): from then
 	// on, a watcher's picture of the readers is complete.
-	EventSynced = "synced"
+	EventSynced EventType = "synced"
 )
 
 // Event is a change of the PC/SC world. It holds no personal data: a
@@ -30,7 +33,7 @@ const (
 // error that took the service away (a help desk needs it: "service not
 // available" is not "no readers" nor "access denied").
 type Event struct {
-	Type   string
+	Type   EventType
 	Reader string
 	ATR    []byte
 	Err    error // service-down only

@@ -127,7 +127,7 @@ func TestWatchServiceRestart(t *testing.T) {
 		cancel()
 		<-done
 	}()
-	waitFor := func(typ, reader string, within time.Duration) {
+	waitFor := func(typ card.EventType, reader string, within time.Duration) {
 		t.Helper()
 		deadline := time.After(within)
 		for {

@@ -1,6 +1,6 @@
 // Package isi reads the ISI+ card, the social identity card Belgian
 // mutualities give children under 12 and insured people without a Belgian
-// eID (shared/docs/isi-plus-and-reading-proofs.md, "ISI+ §n").
+// eID ("ISI+ §n" cites the ISI+ reference in docs/isi-and-proofs.md).
 //
 // The ISI+ card has no chip holding personal data (ISI+ §1.2): PC/SC never
 // sees it. Its SSIN is printed on the front and encoded in a barcode and a

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"flag"
 	"fmt"
 	"math/big"
 	"os"
@@ -55,6 +56,18 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	os.Setenv("SOFTHSM2_CONF", conf)
+	// The examples sign with a SoftHSM token. An example cannot skip
+	// itself, so without SoftHSM it is left out here, as lab.Require
+	// skips the tests outside CI (in CI it runs, and fails).
+	if !softHSMInstalled() && os.Getenv("CI") == "" {
+		flag.Parse()
+		skip := "^Example"
+		if s := flag.Lookup("test.skip").Value.String(); s != "" {
+			skip = s + "|" + skip
+		}
+		flag.Set("test.skip", skip)
+		fmt.Fprintln(os.Stderr, "SoftHSM2 is not installed: skipping the examples (scripts/pcsc-lab install)")
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -82,14 +95,23 @@ var (
 // certified by a throw-away CA.
 func testKeys(t testing.TB, alg string) *cardKeys {
 	t.Helper()
+	k, err := makeTestKeys(alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// makeTestKeys is testKeys for callers without a testing.TB (the examples).
+func makeTestKeys(alg string) (*cardKeys, error) {
 	keysMu.Lock()
 	defer keysMu.Unlock()
 	if k := keysCache[alg]; k != nil {
-		return k
+		return k, nil
 	}
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	now := time.Now()
 	caTmpl := &x509.Certificate{
@@ -103,24 +125,23 @@ func testKeys(t testing.TB, alg string) *cardKeys {
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, caKey.Public(), caKey)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	ca, _ := x509.ParseCertificate(caDER)
-	gen := func() crypto.Signer {
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+	gen := func() (crypto.Signer, error) {
 		if alg == "rsa" {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return k
+			return rsa.GenerateKey(rand.Reader, 2048)
 		}
-		k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	}
-	issue := func(serial int64, cn string, usage x509.KeyUsage, priv crypto.Signer) keyPair {
+	issue := func(serial int64, cn string, usage x509.KeyUsage) (keyPair, error) {
+		priv, err := gen()
+		if err != nil {
+			return keyPair{}, err
+		}
 		tmpl := &x509.Certificate{
 			SerialNumber: big.NewInt(serial),
 			Subject:      pkix.Name{CommonName: cn, SerialNumber: "71715100070", Country: []string{"BE"}},
@@ -131,20 +152,23 @@ func testKeys(t testing.TB, alg string) *cardKeys {
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, priv.Public(), caKey)
 		if err != nil {
-			t.Fatal(err)
+			return keyPair{}, err
 		}
 		c, err := x509.ParseCertificate(der)
 		if err != nil {
-			t.Fatal(err)
+			return keyPair{}, err
 		}
-		return keyPair{priv: priv, cert: c}
+		return keyPair{priv: priv, cert: c}, nil
 	}
-	k := &cardKeys{
-		auth: issue(2, "Specimen (Authentication)", x509.KeyUsageDigitalSignature, gen()),
-		sign: issue(3, "Specimen (Signature)", x509.KeyUsageContentCommitment, gen()),
+	k := &cardKeys{}
+	if k.auth, err = issue(2, "Specimen (Authentication)", x509.KeyUsageDigitalSignature); err != nil {
+		return nil, err
+	}
+	if k.sign, err = issue(3, "Specimen (Signature)", x509.KeyUsageContentCommitment); err != nil {
+		return nil, err
 	}
 	keysCache[alg] = k
-	return k
+	return k, nil
 }
 
 // tokenOpts shapes a SoftHSM token.
@@ -168,32 +192,50 @@ var tokenSeq atomic.Int32
 // after this and close it at the end (the registry then finalises it).
 func newSoftToken(t testing.TB, o tokenOpts) (label string, keys *cardKeys) {
 	t.Helper()
+	if !softHSMInstalled() {
+		lab.Require(t, "SoftHSM2 and softhsm2-util are not installed (scripts/pcsc-lab install)")
+	}
+	label, keys, err := makeSoftToken(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return label, keys
+}
+
+// softHSMInstalled tells whether newSoftToken can make tokens here.
+func softHSMInstalled() bool {
 	if _, err := os.Stat(softhsmModule); err != nil {
-		lab.Require(t, "SoftHSM2 is not installed (scripts/pcsc-lab install)")
+		return false
 	}
-	if _, err := exec.LookPath("softhsm2-util"); err != nil {
-		lab.Require(t, "softhsm2-util is not installed")
+	_, err := exec.LookPath("softhsm2-util")
+	return err == nil
+}
+
+// makeSoftToken is newSoftToken for callers without a testing.TB (the
+// examples).
+func makeSoftToken(o tokenOpts) (label string, keys *cardKeys, err error) {
+	if keys, err = makeTestKeys(o.alg); err != nil {
+		return "", nil, err
 	}
-	keys = testKeys(t, o.alg)
 	label = fmt.Sprintf("eid-%s-%d", o.alg, tokenSeq.Add(1))
 	out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", label,
 		"--so-pin", softSOPIN, "--pin", softPIN).CombinedOutput()
 	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
+		return "", nil, fmt.Errorf("softhsm2-util --init-token: %v\n%s", err, out)
 	}
 
 	p := pkcs11.New(softhsmModule)
 	if p == nil {
-		t.Fatal("cannot load " + softhsmModule)
+		return "", nil, errors.New("cannot load " + softhsmModule)
 	}
 	defer p.Destroy()
 	if err := p.Initialize(); err != nil {
-		t.Fatalf("C_Initialize: %v (a pkcs.Module of SoftHSM is still open: close it before making a token)", err)
+		return "", nil, fmt.Errorf("C_Initialize: %v (a pkcs.Module of SoftHSM is still open: close it before making a token)", err)
 	}
 	defer p.Finalize()
 	slots, err := p.GetSlotList(true)
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	var slot uint
 	found := false
@@ -203,26 +245,29 @@ func newSoftToken(t testing.TB, o tokenOpts) (label string, keys *cardKeys) {
 		}
 	}
 	if !found {
-		t.Fatalf("token %q not found after softhsm2-util", label)
+		return "", nil, fmt.Errorf("token %q not found after softhsm2-util", label)
 	}
 	sh, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION|pkcs11.CKF_RW_SESSION)
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	defer p.CloseSession(sh)
 	if err := p.Login(sh, pkcs11.CKU_USER, softPIN); err != nil {
-		t.Fatal(err)
+		return "", nil, err
 	}
 	defer p.Logout(sh)
-	importKey(t, p, sh, keys.auth, []byte{0x02}, "Authentication", false, o.privateCerts)
-	if !o.noSignKey {
-		importKey(t, p, sh, keys.sign, []byte{0x03}, "Signature", true, o.privateCerts)
+	if err := importKey(p, sh, keys.auth, []byte{0x02}, "Authentication", false, o.privateCerts); err != nil {
+		return "", nil, err
 	}
-	return label, keys
+	if !o.noSignKey {
+		if err := importKey(p, sh, keys.sign, []byte{0x03}, "Signature", true, o.privateCerts); err != nil {
+			return "", nil, err
+		}
+	}
+	return label, keys, nil
 }
 
-func importKey(t testing.TB, p *pkcs11.Ctx, sh pkcs11.SessionHandle, kp keyPair, id []byte, label string, always, privateCert bool) {
-	t.Helper()
+func importKey(p *pkcs11.Ctx, sh pkcs11.SessionHandle, kp keyPair, id []byte, label string, always, privateCert bool) error {
 	attrs := []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_PRIVATE_KEY),
 		pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true),
@@ -250,11 +295,11 @@ func importKey(t testing.TB, p *pkcs11.Ctx, sh pkcs11.SessionHandle, kp keyPair,
 	case *ecdsa.PrivateKey:
 		params, err := asn1.Marshal(asn1.ObjectIdentifier{1, 3, 132, 0, 34}) // secp384r1
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		scalar, err := k.Bytes()
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		attrs = append(attrs,
 			pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, pkcs11.CKK_EC),
@@ -262,10 +307,10 @@ func importKey(t testing.TB, p *pkcs11.Ctx, sh pkcs11.SessionHandle, kp keyPair,
 			pkcs11.NewAttribute(pkcs11.CKA_VALUE, scalar),
 		)
 	default:
-		t.Fatalf("key type %T", kp.priv)
+		return fmt.Errorf("key type %T", kp.priv)
 	}
 	if _, err := p.CreateObject(sh, attrs); err != nil {
-		t.Fatalf("C_CreateObject private key %s: %v", label, err)
+		return fmt.Errorf("C_CreateObject private key %s: %v", label, err)
 	}
 	if _, err := p.CreateObject(sh, []*pkcs11.Attribute{
 		pkcs11.NewAttribute(pkcs11.CKA_CLASS, pkcs11.CKO_CERTIFICATE),
@@ -278,8 +323,9 @@ func importKey(t testing.TB, p *pkcs11.Ctx, sh pkcs11.SessionHandle, kp keyPair,
 		pkcs11.NewAttribute(pkcs11.CKA_ISSUER, kp.cert.RawIssuer),
 		pkcs11.NewAttribute(pkcs11.CKA_VALUE, kp.cert.Raw),
 	}); err != nil {
-		t.Fatalf("C_CreateObject certificate %s: %v", label, err)
+		return fmt.Errorf("C_CreateObject certificate %s: %v", label, err)
 	}
+	return nil
 }
 
 // openSoft opens SoftHSM through the package and closes it at the end of

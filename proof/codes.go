@@ -9,7 +9,7 @@ import (
 // record 52, eAttest v3, the hl7-be FHIR extension) carries per invoiced
 // item. The values are the codes of those lists, so a billing program can
 // copy them as they are; the meanings come from TDM3's public specification
-// (shared/docs/isi-plus-and-reading-proofs.md §3.3, "ISI+ §3.3").
+// (docs/isi-and-proofs.md, "ISI+ §3.3").
 
 // SupportType is the document ("medium") that was read.
 type SupportType string

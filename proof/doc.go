@@ -9,6 +9,6 @@
 // billing software can query or export as JSON lines or CSV, and that
 // Prune trims to a retention period.
 //
-// The code lists and rules come from shared/docs/isi-plus-and-reading-
-// proofs.md ("ISI+ §n"), §3.3 and §3.4.
+// The code lists and rules come from the ISI+ reference in
+// docs/isi-and-proofs.md ("ISI+ §n"), §3.3 and §3.4.
 package proof

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/testkit"
+
 	"github.com/eid-agent/eid-agent/internal/clock"
 
 	"github.com/eid-agent/eid-agent/bridge/webeid"
@@ -38,7 +40,7 @@ func TestNewNonce(t *testing.T) {
 }
 
 func TestMemoryNonceStore(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 	s := &MemoryNonceStore{Now: clock.Now}
 	a, err := s.Issue()
 	if err != nil {
@@ -92,7 +94,7 @@ func TestMemoryNonceStore(t *testing.T) {
 }
 
 func TestMemoryNonceStoreLifetime(t *testing.T) {
-	clock := &fakeClock{t: clock.Now()}
+	clock := testkit.NewClock(clock.Now())
 	s := &MemoryNonceStore{Now: clock.Now, Lifetime: time.Second}
 	n, _ := s.Issue()
 	clock.Add(2 * time.Second)

@@ -204,16 +204,3 @@ func agentToken(t testing.TB, c *x509.Certificate, origin, nonce string, pss boo
 	}
 	return b
 }
-
-// fakeClock is a settable clock for the nonce store.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/testkit"
+
 	"github.com/eid-agent/eid-agent/internal/clock"
 
 	"golang.org/x/crypto/ocsp"
@@ -19,7 +21,7 @@ const origin = "https://login.example.org"
 type fixture struct {
 	pki   *testPKI
 	resp  *responder
-	clock *fakeClock
+	clock *testkit.Clock
 	store *MemoryNonceStore
 	v     *Validator
 }
@@ -29,7 +31,7 @@ func newFixture(t testing.TB) *fixture {
 	resp := newResponder(t)
 	p := newPKI(t, resp.srv.URL)
 	resp.setCA(p.ca, caKey)
-	clock := &fakeClock{t: clock.Now()}
+	clock := testkit.NewClock(clock.Now())
 	store := &MemoryNonceStore{Now: clock.Now}
 	v := &Validator{
 		Roots: p.roots, Intermediates: p.inters, Nonces: store,

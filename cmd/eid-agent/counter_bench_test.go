@@ -263,7 +263,7 @@ func BenchmarkLabTransport(b *testing.B) {
 	}
 	defer c.Close()
 	for b.Loop() {
-		if _, err := c.GetCardData(); err != nil {
+		if _, err := c.ReadCardData(); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -48,7 +48,7 @@ func runReaders(args []string, stdout, stderr io.Writer) int {
 	}
 	out := make([]readerJSON, len(readers))
 	for i, r := range readers {
-		out[i] = readerJSON{Name: r.Name, Card: r.Kind, ATR: fmt.Sprintf("%X", r.ATR), AppletVersion: r.AppletVersion, InUse: r.InUse}
+		out[i] = readerJSON{Name: r.Name, Card: string(r.Kind), ATR: fmt.Sprintf("%X", r.ATR), AppletVersion: r.AppletVersion, InUse: r.InUse}
 		switch r.Kind {
 		case card.KindNone:
 			out[i].Description = "no card"

@@ -10,9 +10,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/eid-agent/eid-agent/internal/testkit"
 
 	"github.com/eid-agent/eid-agent/internal/clock"
 
@@ -96,24 +97,12 @@ func (c *testCard) bundle(t testing.TB, edit func(f *eidfile.Files)) json.RawMes
 	return b
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	t     *testing.T
 	card  *testCard
 	srv   *server
 	ts    *httptest.Server
-	clock *fakeClock
+	clock *testkit.Clock
 	// cookie is the session cookie the "browser" holds.
 	cookie *http.Cookie
 }
@@ -121,7 +110,7 @@ type env struct {
 func newEnv(t *testing.T, origin string, mods ...func(*config)) *env {
 	t.Helper()
 	c := loadCard(t, "citizen-1.8")
-	clock := &fakeClock{t: clock.Now()}
+	clock := testkit.NewClock(clock.Now())
 	nonces := &verify.MemoryNonceStore{Now: clock.Now}
 	roots, inters := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(c.p.PKI.Root)

@@ -108,7 +108,7 @@ func (b *Backend) Readers(ctx context.Context) ([]bridge.ReaderInfo, error) {
 	}
 	out := make([]bridge.ReaderInfo, len(rs))
 	for i, r := range rs {
-		out[i] = bridge.ReaderInfo{Name: r.Name, Card: r.Kind, AppletVersion: r.AppletVersion}
+		out[i] = bridge.ReaderInfo{Name: r.Name, Card: cardKind(r.Kind), AppletVersion: r.AppletVersion}
 		// Remember what was learnt for ReadersNow, unless the card
 		// changed while we asked.
 		if r.AppletVersion != "" && before != nil && b.Monitor.Insertion(r.Name) == before[r.Name] {
@@ -147,18 +147,19 @@ func (b *Backend) Subscribe(ctx context.Context) (<-chan bridge.CardEvent, error
 				if !ok {
 					return // the monitor cut a subscriber that fell behind
 				}
-				ev := bridge.CardEvent{Type: e.Type, Reader: e.Reader}
-				switch e.Type {
-				case card.EventCardInserted:
-					ev.Card = card.KindUnknown
-					if card.IsBELPICATR(e.ATR) {
-						ev.Card = card.KindBELPIC
-					}
-				case card.EventReaderAdded, card.EventReaderRemoved, card.EventCardRemoved:
-				case card.EventServiceDown, card.EventServiceUp:
-					ev.Reader = ""
-				default:
+				typ, ok := eventType(e.Type)
+				if !ok {
 					continue
+				}
+				ev := bridge.CardEvent{Type: typ, Reader: e.Reader}
+				switch typ {
+				case bridge.EventCardInserted:
+					ev.Card = bridge.CardUnknown
+					if card.IsBELPICATR(e.ATR) {
+						ev.Card = bridge.CardBELPIC
+					}
+				case bridge.EventServiceDown, bridge.EventServiceUp:
+					ev.Reader = ""
 				}
 				select {
 				case out <- ev:

@@ -256,7 +256,7 @@ func TestQueuedProgress(t *testing.T) {
 		if err := c.Call(ctx, "readers", nil, &rs); err != nil {
 			t.Fatal(err)
 		}
-		if slices.ContainsFunc(rs.Readers, func(r bridge.ReaderInfo) bool { return r.Name == slot.Reader && r.Card == card.KindBELPIC }) {
+		if slices.ContainsFunc(rs.Readers, func(r bridge.ReaderInfo) bool { return r.Name == slot.Reader && r.Card == bridge.CardBELPIC }) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -134,7 +134,7 @@ func (c *Counter) drop(reader string) {
 	}
 	c.mu.Unlock()
 	for _, s := range tell {
-		s.send("card-removed", bridge.CardEvent{Reader: reader})
+		s.send(string(bridge.EventCardRemoved), bridge.CardEvent{Reader: reader})
 	}
 }
 
@@ -156,19 +156,20 @@ func (c *Counter) startRead(reader string, insertion uint64) {
 func (c *Counter) parts() card.Parts {
 	p := card.PartIdentity
 	for _, a := range c.apps {
-		for _, f := range a.Fields {
-			switch f {
-			case "address":
-				p |= card.PartAddress
-			case "photo", "photoSha256":
-				p |= card.PartPhoto
-			case "integrity":
-				p |= card.PartAddress | card.PartPhoto
-			}
-		}
-		if a.Revocation {
-			p |= card.PartCertificates
-		}
+		p |= counterParts(a.Fields, a.Revocation)
+	}
+	return p
+}
+
+// counterParts is what one pairing needs: the files a read of its fields
+// needs (readParts), without the chip challenge, which the counter runs
+// itself in the insertion's transaction (an attestation's is bound to the
+// application's nonce), and with the certificates when the pairing checks
+// revocation.
+func counterParts(fields []string, revocation bool) card.Parts {
+	p := readParts(fields) &^ card.PartChipAuthentication
+	if revocation {
+		p |= card.PartCertificates
 	}
 	return p
 }
@@ -320,7 +321,7 @@ func (c *Counter) attestLater(reader string, h *heldCard, s *counterSession, non
 			return attestOutcome{err: err}
 		}
 		defer cd.Close()
-		cdata, err := cd.GetCardData()
+		cdata, err := cd.ReadCardData()
 		if err != nil {
 			return attestOutcome{err: err}
 		}

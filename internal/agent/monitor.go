@@ -42,7 +42,7 @@ const (
 )
 
 type readerState struct {
-	kind      string
+	kind      card.Kind
 	atr       []byte
 	insertion uint64 // 0: no card
 	since     time.Time
@@ -234,7 +234,7 @@ func (m *Monitor) Insertion(reader string) uint64 {
 // ReaderSnapshot is one reader in a Snapshot; no personal data.
 type ReaderSnapshot struct {
 	Name  string    `json:"name"`
-	Card  string    `json:"card"` // none, belpic, unknown
+	Card  card.Kind `json:"card"` // KindNone, KindBELPIC, KindUnknown
 	Since time.Time `json:"since"`
 	// Insertion numbers the card in the reader (0: none).
 	Insertion uint64 `json:"-"`

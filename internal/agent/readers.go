@@ -65,7 +65,7 @@ func (b *Backend) ReadersNow() ([]bridge.ReaderInfo, bool) {
 			// slow path look at the card.
 			return nil, false
 		}
-		info := bridge.ReaderInfo{Name: r.Name, Card: r.Card}
+		info := bridge.ReaderInfo{Name: r.Name, Card: cardKind(r.Card)}
 		if r.Card == card.KindBELPIC {
 			v, ok := b.applets.get(r.Name, r.Insertion)
 			if !ok {
@@ -107,7 +107,7 @@ func (b *Backend) detectApplet(ctx context.Context, reader string, insertion uin
 			return err
 		}
 		defer c.Close()
-		raw, err := c.GetCardData()
+		raw, err := c.ReadCardData()
 		if err != nil {
 			return err
 		}

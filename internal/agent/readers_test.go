@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/bridge"
 	"github.com/eid-agent/eid-agent/card"
 	"github.com/eid-agent/eid-agent/internal/agent/simulator"
 	"github.com/eid-agent/eid-agent/internal/virtual"
@@ -32,7 +33,7 @@ func TestReadersNow(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) {
 			if rs, ok := b.ReadersNow(); ok && len(rs) == 1 && rs[0].AppletVersion == want &&
-				(want == "") == (rs[0].Card == card.KindNone) {
+				(want == "") == (rs[0].Card == bridge.CardNone) {
 				return
 			}
 			time.Sleep(10 * time.Millisecond)

@@ -1,6 +1,7 @@
 // Package testkit holds what the tests of several packages need alike:
-// golden files, checking a signature and checking a message against the
-// protocol's JSON schemas (jsonschema.go). Only tests import it. It builds
+// golden files, checking a signature, a settable clock (Clock) and
+// checking a message against the protocol's JSON schemas (jsonschema.go).
+// Only tests import it. It builds
 // without cgo, unlike internal/lab (the PC/SC lab).
 package testkit
 

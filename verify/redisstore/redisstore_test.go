@@ -13,24 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eid-agent/eid-agent/internal/testkit"
+
 	"github.com/redis/go-redis/v9"
 
 	"github.com/eid-agent/eid-agent/internal/redistest"
 	"github.com/eid-agent/eid-agent/verify"
 	"github.com/eid-agent/eid-agent/verify/redisstore"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // client is one "instance": its own client and connection pool.
 func client(t testing.TB, srv *redistest.Server) *redis.Client {
@@ -46,7 +36,7 @@ func client(t testing.TB, srv *redistest.Server) *redis.Client {
 func TestNonces(t *testing.T) {
 	srv := redistest.Start(t)
 	c := client(t, srv)
-	clock := &fakeClock{t: time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := testkit.NewClock(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
 	s := redisstore.New(c, redisstore.Options{Now: clock.Now, Prefix: "t:"}).Nonces()
 	ctx := context.Background()
 
