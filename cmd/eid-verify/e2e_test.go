@@ -106,7 +106,7 @@ func TestBrowserLogin(t *testing.T) {
 	// field (permission and protocol schema); until the agent has it, that
 	// part is left out and said so.
 	schema, _ := os.ReadFile("../../bridge/schemas/request-read.schema.json")
-	bundle := slices.Contains(agentconfig.Permissions, "bundle") && bytes.Contains(schema, []byte(`"bundle"`))
+	bundle := slices.Contains(agentconfig.Permissions(), "bundle") && bytes.Contains(schema, []byte(`"bundle"`))
 	perms := "card,identity,authenticate"
 	if bundle {
 		perms += ",bundle"

@@ -42,7 +42,7 @@ func TestCounterParts(t *testing.T) {
 		}
 	}
 	// Every field the configuration accepts for a pairing is in the table.
-	for _, f := range config.CounterFields {
+	for _, f := range config.CounterFields() {
 		if !covered[f] {
 			t.Errorf("counter field %q has no row", f)
 		}

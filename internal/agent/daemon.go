@@ -205,7 +205,7 @@ func (d *Daemon) newConsent() *Consent {
 		// simulate mode no loopback origin is granted anything: the
 		// agent's own page asks, like any origin.
 		consent.Pages = d.pageOrigins
-		consent.PagePermissions = config.Permissions
+		consent.PagePermissions = config.Permissions()
 	}
 	return consent
 }

@@ -94,7 +94,7 @@ func TestConsentPagesMergeWithAdmin(t *testing.T) {
 	const page = "http://127.0.0.1:8877"
 	admin := map[string]bridge.Grant{page: {Fields: make([]string, 1, 8), AllProofs: true}}
 	admin[page].Fields[0] = "identity"
-	c := &Consent{Admin: admin, Pages: func() []string { return []string{page} }, PagePermissions: config.Permissions}
+	c := &Consent{Admin: admin, Pages: func() []string { return []string{page} }, PagePermissions: config.Permissions()}
 	ctx := context.Background()
 	for _, op := range []bridge.Operation{{Kind: "proofs-all"}, {Kind: "sign"}, {Kind: "read", Fields: []string{"identity", "address"}}} {
 		if err := c.Allow(ctx, bridge.Caller{Origin: page}, op); err != nil {

@@ -125,9 +125,11 @@ type Counter struct {
 	Revocation bool `toml:"revocation"`
 }
 
-// CounterFields are the fields a counter pairing may name besides
-// identity.MEMBER.
-var CounterFields = []string{"card", "identity", "address", "photo", "photoSha256", "integrity"}
+// CounterFields returns the fields a counter pairing may name besides
+// identity.MEMBER (a fresh copy: callers cannot change the rule).
+func CounterFields() []string {
+	return []string{"card", "identity", "address", "photo", "photoSha256", "integrity"}
+}
 
 // Attestation is the chip-challenge budget of presence attestations: a
 // card answers 5000 basic-key challenges before it needs the PIN again.
@@ -160,18 +162,21 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// Permissions an origin may be granted.
-// isi.submit and proofs.list need "identity": they carry an SSIN;
+// Permissions returns the permissions an origin may be granted (a fresh
+// copy). isi.submit and proofs.list need "identity": they carry an SSIN;
 // reading-proof needs "card" and "identity" besides the fields asked: its
 // proof carries the card number and the SSIN.
-var Permissions = []string{"card", "identity", "address", "photo", "photoSha256", "certificates",
-	"integrity", "bundle", "authenticate", "sign"}
+func Permissions() []string {
+	return []string{"card", "identity", "address", "photo", "photoSha256", "certificates",
+		"integrity", "bundle", "authenticate", "sign"}
+}
 
-// AdminPermissions may be granted only in the administrator's policy file
+// AdminPermissions returns the permissions that may be granted only in the
+// administrator's policy file
 // (never in the user's file, a flag, or a consent dialog): "proofs-all"
 // lets proofs.list return every caller's reading proofs (all:true), not
 // only the caller's own.
-var AdminPermissions = []string{"proofs-all"}
+func AdminPermissions() []string { return []string{"proofs-all"} }
 
 // Defaults returns the configuration with every default filled in
 // (Keys).
@@ -563,11 +568,11 @@ func (c *Config) Validate(source string) []Problem {
 		}
 		for _, p := range g.Permissions {
 			switch {
-			case slices.Contains(AdminPermissions, p) && !g.FromPolicy:
+			case slices.Contains(AdminPermissions(), p) && !g.FromPolicy:
 				bad("grant", "%q can be granted only in the administrator's policy file (%s)", p, PolicyPath())
-			case !slices.Contains(Permissions, p) && !slices.Contains(AdminPermissions, p):
+			case !slices.Contains(Permissions(), p) && !slices.Contains(AdminPermissions(), p):
 				bad("grant", "unknown permission %q (known: %s; in the policy file also %s)", p,
-					strings.Join(Permissions, ", "), strings.Join(AdminPermissions, ", "))
+					strings.Join(Permissions(), ", "), strings.Join(AdminPermissions(), ", "))
 			}
 		}
 	}
@@ -628,8 +633,8 @@ func (c *Config) Validate(source string) []Problem {
 				partial = true
 				continue
 			}
-			if !slices.Contains(CounterFields, f) {
-				bad("counter", "%q: unknown field %q (known: %s, identity.MEMBER)", k.Client, f, strings.Join(CounterFields, ", "))
+			if !slices.Contains(CounterFields(), f) {
+				bad("counter", "%q: unknown field %q (known: %s, identity.MEMBER)", k.Client, f, strings.Join(CounterFields(), ", "))
 			}
 		}
 		if k.Attestation && partial && !slices.Contains(k.Fields, "identity") {

@@ -42,7 +42,7 @@ func Keys() []Key {
 		{Name: "allowed_origins", Add: true, Policy: true, Env: EnvAllowedOrigins,
 			Flag: "allow-origin", Usage: "allow web pages of `ORIGIN` (exact scheme://host:port; repeatable)"},
 		{Name: "grant", Add: true, Policy: true,
-			Flag: "grant", Usage: "pre-approve `ORIGIN=PERMS` (PERMS: comma list of " + strings.Join(Permissions, ",") + "); repeatable"},
+			Flag: "grant", Usage: "pre-approve `ORIGIN=PERMS` (PERMS: comma list of " + strings.Join(Permissions(), ",") + "); repeatable"},
 		{Name: "allow_http_loopback_origins", Policy: true,
 			Flag: "allow-http-loopback-origins", Usage: "accept http://localhost origins (development only)"},
 		{Name: "simulate", Env: EnvSimulate,
