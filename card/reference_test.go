@@ -28,51 +28,27 @@ func TestReferencesResolve(t *testing.T) {
 	root := ".."
 	sections, items := referenceOutline(t, filepath.Join(root, "docs", "card-reference.md"))
 	var refs int
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if n := d.Name(); n == "node_modules" || n == "testdata" || (strings.HasPrefix(n, ".") && path != root) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		switch filepath.Ext(path) {
-		case ".go", ".md", ".js", ".ts", ".sh":
-		default:
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for i, line := range strings.Split(string(data), "\n") {
-			for _, m := range refRE.FindAllStringSubmatch(line, -1) {
-				for _, n := range numRE.FindAllString(m[1]+m[2], -1) {
-					refs++
-					if !sections[strings.TrimSuffix(n, ".")] {
-						t.Errorf("%s:%d: ref §%s is not a section of docs/card-reference.md", path, i+1, n)
-					}
+	eachSourceLine(t, root, func(path string, i int, line string) {
+		for _, m := range refRE.FindAllStringSubmatch(line, -1) {
+			for _, n := range numRE.FindAllString(m[1]+m[2], -1) {
+				refs++
+				if !sections[strings.TrimSuffix(n, ".")] {
+					t.Errorf("%s:%d: ref §%s is not a section of docs/card-reference.md", path, i+1, n)
 				}
 			}
-			for _, m := range itemRE.FindAllStringSubmatch(line, -1) {
-				for _, s := range m[1:] {
-					if n, err := strconv.Atoi(s); s != "" && (err != nil || n < 1 || n > items) {
-						t.Errorf("%s:%d: §12 item %s does not exist (%d items)", path, i+1, s, items)
-					}
+		}
+		for _, m := range itemRE.FindAllStringSubmatch(line, -1) {
+			for _, s := range m[1:] {
+				if n, err := strconv.Atoi(s); s != "" && (err != nil || n < 1 || n > items) {
+					t.Errorf("%s:%d: §12 item %s does not exist (%d items)", path, i+1, s, items)
 				}
 			}
-			if strings.Contains(line, "belgian-eid-card"+".md") { // the document outside the repository
+		}
+		if strings.Contains(line, "belgian-eid-card"+".md") { // the document outside the repository
 
-				t.Errorf("%s:%d: points outside the repository; cite docs/card-reference.md", path, i+1)
-			}
+			t.Errorf("%s:%d: points outside the repository; cite docs/card-reference.md", path, i+1)
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if refs < 100 {
 		t.Errorf("only %d references found: is the walk looking in the right place?", refs)
 	}
@@ -121,48 +97,24 @@ func TestISIReferencesResolve(t *testing.T) {
 	root := ".."
 	items := isiOutline(t, filepath.Join(root, "docs", "isi-and-proofs.md"))
 	var refs int
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if n := d.Name(); n == "node_modules" || n == "testdata" || (strings.HasPrefix(n, ".") && path != root) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		switch filepath.Ext(path) {
-		case ".go", ".md", ".js", ".ts", ".sh":
-		default:
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		for i, line := range strings.Split(string(data), "\n") {
-			for _, cite := range isiRE.FindAllString(line, -1) {
-				for _, m := range isiPartRE.FindAllStringSubmatch(cite, -1) {
-					refs++
-					n, ok := items[m[1]]
-					if !ok {
-						t.Errorf("%s:%d: ISI+ §%s is not a section of the ISI+ reference", path, i+1, m[1])
-						continue
-					}
-					if k, err := strconv.Atoi(m[2]); m[2] != "" && (err != nil || k < 1 || k > n) {
-						t.Errorf("%s:%d: ISI+ §%s has no item %s (%d items)", path, i+1, m[1], m[2], n)
-					}
+	eachSourceLine(t, root, func(path string, i int, line string) {
+		for _, cite := range isiRE.FindAllString(line, -1) {
+			for _, m := range isiPartRE.FindAllStringSubmatch(cite, -1) {
+				refs++
+				n, ok := items[m[1]]
+				if !ok {
+					t.Errorf("%s:%d: ISI+ §%s is not a section of the ISI+ reference", path, i+1, m[1])
+					continue
+				}
+				if k, err := strconv.Atoi(m[2]); m[2] != "" && (err != nil || k < 1 || k > n) {
+					t.Errorf("%s:%d: ISI+ §%s has no item %s (%d items)", path, i+1, m[1], m[2], n)
 				}
 			}
-			if strings.Contains(line, "isi-plus-and-reading"+"-proofs") { // the document outside the repository
-				t.Errorf("%s:%d: points outside the repository; cite the ISI+ reference in docs/isi-and-proofs.md", path, i+1)
-			}
 		}
-		return nil
+		if strings.Contains(line, "isi-plus-and-reading"+"-proofs") { // the document outside the repository
+			t.Errorf("%s:%d: points outside the repository; cite the ISI+ reference in docs/isi-and-proofs.md", path, i+1)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if refs < 30 {
 		t.Errorf("only %d ISI+ references found: is the walk looking in the right place?", refs)
 	}
@@ -196,4 +148,38 @@ func isiOutline(t *testing.T, path string) map[string]int {
 		}
 	}
 	return items
+}
+
+// eachSourceLine calls f for every line of the tree's code and docs (Go,
+// Markdown, JavaScript, TypeScript, shell), outside node_modules, testdata
+// and dot folders; i counts from 0.
+func eachSourceLine(t *testing.T, root string, f func(path string, i int, line string)) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if n := d.Name(); n == "node_modules" || n == "testdata" || (strings.HasPrefix(n, ".") && path != root) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		switch filepath.Ext(path) {
+		case ".go", ".md", ".js", ".ts", ".sh":
+		default:
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(data), "\n") {
+			f(path, i, line)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
