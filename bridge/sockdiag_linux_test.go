@@ -15,24 +15,30 @@ import (
 	"github.com/eid-agent/eid-agent/internal/lab"
 )
 
-// pair connects to a fresh listener on address and returns both ends as
-// the agent sees them (local: its end, remote: the client's).
-func pair(t testing.TB, address string) (local, remote netip.AddrPort, closeAll func()) {
+// dial connects to a fresh listener on address: the client's end c, the
+// agent's end s, and the ends' addresses as the agent sees them (local:
+// its end, remote: the client's).
+func dial(t testing.TB, address string) (l net.Listener, c, s net.Conn, local, remote netip.AddrPort) {
 	t.Helper()
 	l, err := net.Listen("tcp", address)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
+	if c, err = net.Dial("tcp", l.Addr().String()); err != nil {
 		t.Fatal(err)
 	}
-	s, err := l.Accept()
-	if err != nil {
+	if s, err = l.Accept(); err != nil {
 		t.Fatal(err)
 	}
 	local = netip.MustParseAddrPort(s.LocalAddr().String())
 	remote = netip.MustParseAddrPort(s.RemoteAddr().String())
+	return l, c, s, local, remote
+}
+
+// pair is dial with one function that closes everything.
+func pair(t testing.TB, address string) (local, remote netip.AddrPort, closeAll func()) {
+	t.Helper()
+	l, c, s, local, remote := dial(t, address)
 	return local, remote, func() { c.Close(); s.Close(); l.Close() }
 }
 
@@ -147,20 +153,7 @@ func TestPeerUIDDualStack(t *testing.T) {
 // connections).
 func TestPeerUIDClosedClient(t *testing.T) {
 	for _, address := range []string{"127.0.0.1:0", "[::1]:0"} {
-		l, err := net.Listen("tcp", address)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := net.Dial("tcp", l.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := l.Accept()
-		if err != nil {
-			t.Fatal(err)
-		}
-		local := netip.MustParseAddrPort(s.LocalAddr().String())
-		remote := netip.MustParseAddrPort(s.RemoteAddr().String())
+		l, c, s, local, remote := dial(t, address)
 		c.Close()
 		// The client's socket becomes a time-wait one once the agent's
 		// side has acknowledged its FIN: wait for that, not for a time.
