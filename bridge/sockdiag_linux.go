@@ -71,9 +71,13 @@ func sockDiagPeerUID(local, remote netip.AddrPort) (int, error) {
 		return 0, fmt.Errorf("%w: %v", errNoSockDiag, err)
 	}
 	buf := make([]byte, 8192)
-	n, _, err := unix.Recvfrom(fd, buf, 0)
+	n, from, err := unix.Recvfrom(fd, buf, 0)
 	if err != nil {
 		return 0, fmt.Errorf("sock_diag: %v", err)
+	}
+	// Only the kernel (port 0) answers for a socket's owner.
+	if sa, ok := from.(*unix.SockaddrNetlink); !ok || sa.Pid != 0 {
+		return 0, errors.New("sock_diag: answer not from the kernel")
 	}
 	return parseSockDiagReply(buf[:n], seq, remote.Port(), local.Port(), src, dst)
 }
